@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every test payonce has: lints, native core tests, browser tests in headless
+# Chromium, then the release build end to end against the local gateway.
+# Installs whatever is missing first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+payonce_setup
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --check
+
+step "clippy (host and wasm32)"
+cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
+
+step "core tests (native)"
+cargo test --locked
+
+step "browser tests (wasm-pack test --headless --chrome)"
+wasm-pack test --headless --chrome
+
+step "release build"
+bash scripts/build.sh
+
+step "end-to-end tests (release build, local gateway, headless Chromium)"
+node --test --test-concurrency=1 tests/e2e/

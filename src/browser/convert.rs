@@ -1,0 +1,437 @@
+//! Reading caller input from JS: payment details, keys and options.
+//!
+//! Whatever JS hands over (null, a BigInt, a cycle, a proxy whose traps
+//! throw, NaN where a number belongs), the answer is `Ok` or an `Err` naming
+//! what was wrong and where. Nothing here can panic.
+
+use super::js;
+use crate::core::json::Value;
+use crate::core::retry::Policy;
+use js_sys::{Function, Object};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{AbortSignal, RequestCredentials};
+
+/// The deepest nesting accepted in details.
+pub const MAX_DEPTH: usize = 32;
+/// The most values (objects, arrays and leaves) accepted in details.
+pub const MAX_NODES: usize = 10_000;
+/// The largest canonical body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 100_000;
+
+struct Walker {
+    stack: Vec<JsValue>,
+    nodes: usize,
+    object_prototype: JsValue,
+}
+
+/// Reads payment details into JSON data. They must be a plain object.
+pub fn details(value: &JsValue) -> Result<Value, String> {
+    if value.is_undefined() || value.is_null() {
+        return Err(format!(
+            "payment details are {}; pass an object such as {{ amount: 5000, currency: 'usd' }}",
+            js::describe(value)
+        ));
+    }
+    if !value.is_object() || js::is_array(value).unwrap_or(false) {
+        return Err(format!(
+            "payment details must be an object; got {}",
+            js::describe(value)
+        ));
+    }
+    let mut walker = Walker {
+        stack: Vec::new(),
+        nodes: 0,
+        object_prototype: js::prototype_of(&Object::new().into()).unwrap_or(JsValue::NULL),
+    };
+    let mut path = String::from("details");
+    match walker.walk(value, &mut path, true)? {
+        Some(v) => Ok(v),
+        None => Err("payment details are undefined".into()),
+    }
+}
+
+impl Walker {
+    /// `Ok(None)` is `undefined`: skipped in objects, as JSON does.
+    fn walk(
+        &mut self,
+        v: &JsValue,
+        path: &mut String,
+        to_json: bool,
+    ) -> Result<Option<Value>, String> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(format!("payment details hold more than {MAX_NODES} values"));
+        }
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        if v.is_null() {
+            return Ok(Some(Value::Null));
+        }
+        if let Some(b) = v.as_bool() {
+            return Ok(Some(Value::Bool(b)));
+        }
+        if let Some(n) = v.as_f64() {
+            if !n.is_finite() {
+                return Err(format!(
+                    "{path} is {}; numbers in payment details must be finite",
+                    js::number_to_string(n)
+                ));
+            }
+            return Ok(Some(Value::Number(js::number_to_string(n))));
+        }
+        if let Some(s) = v.dyn_ref::<js_sys::JsString>() {
+            if !s.is_valid_utf16() {
+                return Err(format!(
+                    "{path} holds a lone UTF-16 surrogate, which cannot be sent as JSON text"
+                ));
+            }
+            return Ok(Some(Value::String(s.into())));
+        }
+        if v.is_bigint() {
+            return Err(format!(
+                "{path} is a BigInt, which JSON cannot carry; send it as a string or a number"
+            ));
+        }
+        if v.is_symbol() || v.is_function() {
+            return Err(format!(
+                "{path} is {}; payment details must be JSON data",
+                js::describe(v)
+            ));
+        }
+        if self.stack.iter().any(|seen| Object::is(seen, v)) {
+            return Err(format!(
+                "{path} refers back to an object that contains it (a cycle)"
+            ));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(format!("{path} is nested deeper than {MAX_DEPTH} levels"));
+        }
+        if to_json {
+            let method = js::get(v, "toJSON").map_err(|e| threw(path, "toJSON", &e))?;
+            if let Some(f) = method.dyn_ref::<Function>() {
+                let replaced = f.call0(v).map_err(|e| threw(path, "toJSON()", &e))?;
+                return self.walk(&replaced, path, false);
+            }
+        }
+        self.stack.push(v.clone());
+        let result = self.walk_container(v, path);
+        self.stack.pop();
+        result.map(Some)
+    }
+
+    fn walk_container(&mut self, v: &JsValue, path: &mut String) -> Result<Value, String> {
+        let at = path.len();
+        if js::is_array(v).map_err(|e| threw(path, "Array.isArray", &e))? {
+            let len = js::get(v, "length").map_err(|e| threw(path, "length", &e))?;
+            let len = len
+                .as_f64()
+                .filter(|n| *n >= 0.0 && *n <= MAX_NODES as f64)
+                .unwrap_or(f64::MAX);
+            if len > MAX_NODES as f64 {
+                return Err(format!("{path} is an array longer than {MAX_NODES} items"));
+            }
+            let mut items = Vec::new();
+            for i in 0..(len as u32) {
+                path.push_str(&format!("[{i}]"));
+                let item = js::get(v, &i.to_string()).map_err(|e| threw(path, "", &e))?;
+                match self.walk(&item, path, true)? {
+                    Some(value) => items.push(value),
+                    None => {
+                        return Err(format!(
+                            "{path} is undefined; arrays in payment details cannot have holes"
+                        ))
+                    }
+                }
+                path.truncate(at);
+            }
+            return Ok(Value::Array(items));
+        }
+        let proto = js::prototype_of(v).map_err(|e| threw(path, "its prototype", &e))?;
+        if !proto.is_null() && !Object::is(&proto, &self.object_prototype) {
+            let name = js::get(&proto, "constructor")
+                .ok()
+                .and_then(|c| js::get(&c, "name").ok())
+                .and_then(|n| n.as_string())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "class instance".to_owned());
+            return Err(format!(
+                "{path} is a {name}; payment details must be plain objects, arrays, strings, numbers, booleans or null"
+            ));
+        }
+        let keys = js::object_keys(v).map_err(|e| threw(path, "its keys", &e))?;
+        let mut members = Vec::new();
+        for name in keys.iter() {
+            let Some(name) = name.as_string() else {
+                continue;
+            };
+            path.push('.');
+            path.push_str(&name);
+            let item = js::get(v, &name).map_err(|e| threw(path, "", &e))?;
+            if let Some(value) = self.walk(&item, path, true)? {
+                members.push((name, value));
+            }
+            path.truncate(at);
+        }
+        Ok(Value::Object(members))
+    }
+}
+
+fn threw(path: &str, what: &str, thrown: &JsValue) -> String {
+    let what = if what.is_empty() {
+        String::new()
+    } else {
+        format!(" {what}")
+    };
+    format!(
+        "reading {path}{what} threw ({})",
+        js::describe_thrown(thrown)
+    )
+}
+
+/// Reads the optional caller key: `undefined` or `null` mean "payonce chooses".
+pub fn caller_key(value: &JsValue) -> Result<Option<String>, String> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let Some(key) = value.as_string() else {
+        return Err(format!(
+            "the idempotency key must be a string; got {}",
+            js::describe(value)
+        ));
+    };
+    crate::core::key::validate(&key)?;
+    Ok(Some(key))
+}
+
+/// Everything `processPayment` was told, checked.
+pub struct Options {
+    /// Where to POST.
+    pub endpoint: String,
+    /// Caller headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Retries and timeouts.
+    pub policy: Policy,
+    /// How long a key lives.
+    pub key_ttl_ms: u64,
+    /// The idempotency header's name.
+    pub header_name: String,
+    /// Send the key in the draft's quoted form.
+    pub quoted_key: bool,
+    /// fetch's `credentials`.
+    pub credentials: Option<RequestCredentials>,
+    /// The caller's abort signal.
+    pub signal: Option<AbortSignal>,
+    /// Event callback.
+    pub on_event: Option<Function>,
+}
+
+/// The longest endpoint accepted.
+const MAX_ENDPOINT: usize = 2048;
+/// One day, the default key lifetime (the IETF draft's suggestion).
+pub const DEFAULT_KEY_TTL_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Reads the options object.
+pub fn options(value: &JsValue) -> Result<Options, String> {
+    if value.is_undefined() || value.is_null() {
+        return Err("options are missing; pass at least { endpoint: '/api/charges' }".into());
+    }
+    if !value.is_object() || value.is_function() || js::is_array(value).unwrap_or(false) {
+        return Err(format!(
+            "options must be an object; got {}",
+            js::describe(value)
+        ));
+    }
+    let field = |name: &str| js::get(value, name).map_err(|e| threw("options", name, &e));
+
+    let endpoint = field("endpoint")?;
+    let endpoint = match endpoint.as_string() {
+        Some(e) if !e.trim().is_empty() && e.len() <= MAX_ENDPOINT && !e.chars().any(char::is_control) => e,
+        Some(_) => {
+            return Err(format!(
+                "options.endpoint must be a URL of 1 to {MAX_ENDPOINT} characters without control characters"
+            ))
+        }
+        None => {
+            return Err(format!(
+                "options.endpoint must be the payment URL as a string; got {}",
+                js::describe(&endpoint)
+            ))
+        }
+    };
+
+    let defaults = Policy::default();
+    let policy = Policy {
+        max_retries: whole(
+            &field("maxRetries")?,
+            "maxRetries",
+            u64::from(defaults.max_retries),
+            0,
+            10,
+        )? as u32,
+        base_delay_ms: whole(
+            &field("retryDelayMs")?,
+            "retryDelayMs",
+            defaults.base_delay_ms,
+            0,
+            60_000,
+        )?,
+        max_delay_ms: whole(
+            &field("maxRetryDelayMs")?,
+            "maxRetryDelayMs",
+            defaults.max_delay_ms,
+            0,
+            300_000,
+        )?,
+        max_retry_after_ms: whole(
+            &field("maxRetryAfterMs")?,
+            "maxRetryAfterMs",
+            defaults.max_retry_after_ms,
+            0,
+            300_000,
+        )?,
+        timeout_ms: whole(
+            &field("timeoutMs")?,
+            "timeoutMs",
+            defaults.timeout_ms,
+            1,
+            600_000,
+        )?,
+    };
+    let key_ttl_ms = whole(
+        &field("keyTtlMs")?,
+        "keyTtlMs",
+        DEFAULT_KEY_TTL_MS,
+        1,
+        7 * DEFAULT_KEY_TTL_MS,
+    )?;
+
+    let header_name = field("idempotencyHeader")?;
+    let header_name = if header_name.is_undefined() {
+        "Idempotency-Key".to_owned()
+    } else {
+        match header_name.as_string() {
+            Some(h) if !h.is_empty() && h.bytes().all(is_tchar) => h,
+            _ => return Err(
+                "options.idempotencyHeader must be an HTTP header name such as 'Idempotency-Key'"
+                    .into(),
+            ),
+        }
+    };
+
+    let quoted = field("quotedKey")?;
+    let quoted_key = if quoted.is_undefined() {
+        false
+    } else {
+        quoted.as_bool().ok_or_else(|| {
+            format!(
+                "options.quotedKey must be true or false; got {}",
+                js::describe(&quoted)
+            )
+        })?
+    };
+
+    let credentials = field("credentials")?;
+    let credentials = if credentials.is_undefined() {
+        None
+    } else {
+        match credentials.as_string().as_deref() {
+            Some("omit") => Some(RequestCredentials::Omit),
+            Some("same-origin") => Some(RequestCredentials::SameOrigin),
+            Some("include") => Some(RequestCredentials::Include),
+            _ => {
+                return Err("options.credentials must be 'omit', 'same-origin' or 'include'".into())
+            }
+        }
+    };
+
+    let signal = field("signal")?;
+    let signal = if signal.is_undefined() || signal.is_null() {
+        None
+    } else {
+        Some(
+            signal
+                .dyn_into::<AbortSignal>()
+                .map_err(|_| "options.signal must be an AbortSignal".to_owned())?,
+        )
+    };
+
+    let on_event = field("onEvent")?;
+    let on_event = if on_event.is_undefined() || on_event.is_null() {
+        None
+    } else {
+        Some(
+            on_event
+                .dyn_into::<Function>()
+                .map_err(|_| "options.onEvent must be a function".to_owned())?,
+        )
+    };
+
+    let headers = headers(&field("headers")?)?;
+    Ok(Options {
+        endpoint,
+        headers,
+        policy,
+        key_ttl_ms,
+        header_name,
+        quoted_key,
+        credentials,
+        signal,
+        on_event,
+    })
+}
+
+fn headers(value: &JsValue) -> Result<Vec<(String, String)>, String> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    if !value.is_object() || value.is_function() || js::is_array(value).unwrap_or(false) {
+        return Err(format!(
+            "options.headers must be an object of header names to string values; got {}",
+            js::describe(value)
+        ));
+    }
+    let keys = js::object_keys(value).map_err(|e| threw("options.headers", "its keys", &e))?;
+    let mut out = Vec::new();
+    for name in keys.iter() {
+        let Some(name) = name.as_string() else {
+            continue;
+        };
+        let v = js::get(value, &name).map_err(|e| threw("options.headers", &name, &e))?;
+        let Some(v) = v.as_string() else {
+            return Err(format!(
+                "options.headers['{name}'] must be a string; got {}",
+                js::describe(&v)
+            ));
+        };
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(format!(
+                "options.headers has an invalid header name {name:?}"
+            ));
+        }
+        if v.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+            return Err(format!("options.headers['{name}'] holds a line break or NUL; header values must be one line"));
+        }
+        out.push((name, v));
+    }
+    Ok(out)
+}
+
+/// A whole number of milliseconds (or a count) within bounds.
+fn whole(value: &JsValue, name: &str, default: u64, min: u64, max: u64) -> Result<u64, String> {
+    if value.is_undefined() {
+        return Ok(default);
+    }
+    match value.as_f64() {
+        Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(n as u64),
+        _ => Err(format!(
+            "options.{name} must be a whole number from {min} to {max}; got {}",
+            js::describe(value)
+        )),
+    }
+}
+
+/// RFC 9110 token characters.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}

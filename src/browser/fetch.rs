@@ -1,0 +1,176 @@
+//! The transport: one `fetch` per attempt, with its own timeout.
+
+use super::convert::Options;
+use super::js;
+use crate::core::engine::{Failure, Request, Response, Transport};
+use crate::core::key;
+use js_sys::Function;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{
+    AbortController, AbortSignal, Headers, RequestCache, RequestInit, RequestRedirect, ResponseType,
+};
+
+/// Sends payment requests with the page's `fetch`.
+pub struct FetchTransport {
+    headers: Vec<(String, String)>,
+    header_name: String,
+    quoted_key: bool,
+    timeout_ms: u64,
+    credentials: Option<web_sys::RequestCredentials>,
+    signal: Option<AbortSignal>,
+}
+
+impl FetchTransport {
+    /// A transport for one payment call.
+    pub fn new(options: &Options) -> Self {
+        FetchTransport {
+            headers: options.headers.clone(),
+            header_name: options.header_name.clone(),
+            quoted_key: options.quoted_key,
+            timeout_ms: options.policy.timeout_ms,
+            credentials: options.credentials,
+            signal: options.signal.clone(),
+        }
+    }
+
+    /// Checks that the caller's headers are ones the browser will send,
+    /// before any key is chosen or anything leaves.
+    pub fn check_headers(&self) -> Result<(), String> {
+        self.build_headers("x").map(|_| ())
+    }
+
+    fn build_headers(&self, key_value: &str) -> Result<Headers, String> {
+        let headers = Headers::new().map_err(|e| js::describe_thrown(&e))?;
+        for (name, value) in &self.headers {
+            headers.append(name, value).map_err(|e| {
+                format!(
+                    "options.headers['{name}'] was refused by the browser ({})",
+                    js::describe_thrown(&e)
+                )
+            })?;
+        }
+        // Ours last, so a caller header of the same name cannot replace them.
+        let set = |name: &str, value: &str| {
+            headers
+                .set(name, value)
+                .map_err(|e| format!("cannot set header {name} ({})", js::describe_thrown(&e)))
+        };
+        set("Content-Type", "application/json")?;
+        set(&self.header_name, key_value)?;
+        Ok(headers)
+    }
+}
+
+/// Owns one attempt's AbortController and timer; clears both when dropped,
+/// whichever way the attempt ends.
+struct AttemptGuard {
+    controller: AbortController,
+    timer: Option<JsValue>,
+    caller: Option<(AbortSignal, Function)>,
+}
+
+impl AttemptGuard {
+    fn new(timeout_ms: u64, caller: Option<&AbortSignal>) -> Result<Self, Failure> {
+        let controller =
+            AbortController::new().map_err(|e| Failure::Network(js::describe_thrown(&e)))?;
+        let abort = js::get(&controller, "abort")
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+            .map(|f| f.bind0(&controller))
+            .ok_or_else(|| Failure::Network("AbortController has no abort()".into()))?;
+        let timer = js::set_timeout(&abort, timeout_ms as f64).ok();
+        let caller = caller.map(|signal| {
+            let _ = signal.add_event_listener_with_callback("abort", &abort);
+            (signal.clone(), abort)
+        });
+        Ok(AttemptGuard {
+            controller,
+            timer,
+            caller,
+        })
+    }
+
+    /// Why the request was cut off, after fetch or the body read failed.
+    fn failure(&self, thrown: &JsValue) -> Failure {
+        if self.caller.as_ref().is_some_and(|(s, _)| s.aborted()) {
+            Failure::Aborted
+        } else if self.controller.signal().aborted() {
+            Failure::Timeout
+        } else {
+            Failure::Network(js::describe_thrown(thrown))
+        }
+    }
+}
+
+impl Drop for AttemptGuard {
+    fn drop(&mut self) {
+        if let Some(timer) = &self.timer {
+            let _ = js::clear_timeout(timer);
+        }
+        if let Some((signal, abort)) = &self.caller {
+            let _ = signal.remove_event_listener_with_callback("abort", abort);
+        }
+    }
+}
+
+impl Transport for FetchTransport {
+    type Body = JsValue;
+
+    async fn send(&self, req: &Request<'_>) -> Result<Response<JsValue>, Failure> {
+        if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
+            return Err(Failure::Aborted);
+        }
+        let headers = self
+            .build_headers(&key::header_value(req.key, self.quoted_key))
+            .map_err(Failure::Network)?;
+        let guard = AttemptGuard::new(self.timeout_ms, self.signal.as_ref())?;
+        let init = RequestInit::new();
+        init.set_method("POST");
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from_str(req.body));
+        init.set_signal(Some(&guard.controller.signal()));
+        // A payment must not silently turn into a GET elsewhere: see redirects as they are.
+        init.set_redirect(RequestRedirect::Manual);
+        init.set_cache(RequestCache::NoStore);
+        if let Some(credentials) = self.credentials {
+            init.set_credentials(credentials);
+        }
+
+        let promise = js::fetch(req.endpoint, &init).map_err(|e| guard.failure(&e))?;
+        let response = js::wait(promise).await.map_err(|e| guard.failure(&e))?;
+        let response: web_sys::Response = response.dyn_into().map_err(|_| {
+            Failure::Network("fetch resolved to something that is not a Response".into())
+        })?;
+
+        let status = if response.type_() == ResponseType::Opaqueredirect {
+            0
+        } else {
+            response.status()
+        };
+        let header = |name: &str| response.headers().get(name).ok().flatten();
+        let retry_after = header("Retry-After");
+        let replayed =
+            header("Idempotent-Replayed").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+
+        // The timeout covers the body too: a server that stalls mid-body is a timeout.
+        let body = match response.text() {
+            Ok(text) => js::wait(text).await.map_err(|e| guard.failure(&e))?,
+            Err(e) => return Err(guard.failure(&e)),
+        };
+        drop(guard);
+        Ok(Response {
+            status,
+            retry_after,
+            replayed,
+            body: parse_body(&body),
+        })
+    }
+}
+
+/// The body as JSON when it is JSON, as text when it is not, `null` when empty.
+fn parse_body(text: &JsValue) -> JsValue {
+    match text.dyn_ref::<js_sys::JsString>() {
+        Some(s) if s.length() > 0 => js::json_parse(text).unwrap_or_else(|_| text.clone()),
+        _ => JsValue::NULL,
+    }
+}

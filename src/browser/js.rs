@@ -1,0 +1,112 @@
+//! Raw JS imports that may throw, each declared `catch` so that a throwing
+//! getter, proxy or fake global becomes an `Err`, never an exception
+//! unwinding through wasm.
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::RequestInit;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The page's current global `fetch`, looked up at call time.
+    #[wasm_bindgen(catch, js_name = fetch)]
+    pub fn fetch(url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
+
+    /// `setTimeout(f, ms)`.
+    #[wasm_bindgen(catch, js_name = setTimeout)]
+    pub fn set_timeout(f: &Function, ms: f64) -> Result<JsValue, JsValue>;
+
+    /// `clearTimeout(id)`.
+    #[wasm_bindgen(catch, js_name = clearTimeout)]
+    pub fn clear_timeout(id: &JsValue) -> Result<(), JsValue>;
+
+    /// `Object.keys(o)`: own enumerable string keys, as `JSON.stringify` sees them.
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    pub fn object_keys(o: &JsValue) -> Result<Array, JsValue>;
+
+    /// `Array.isArray(v)` (throws on a revoked proxy).
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    pub fn is_array(v: &JsValue) -> Result<bool, JsValue>;
+
+    /// `Object.getPrototypeOf(v)` (a proxy trap may throw).
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = getPrototypeOf)]
+    pub fn prototype_of(v: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// `JSON.parse(text)` without copying the text through wasm memory.
+    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
+    pub fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// `String(n)` for a number: ECMAScript's shortest round-trip form,
+    /// which is what RFC 8785 asks for (and keeps float formatting out of wasm).
+    #[wasm_bindgen(js_name = String)]
+    pub fn number_to_string(n: f64) -> String;
+}
+
+/// Reads `target[name]`; a throwing getter or proxy gives `Err`.
+pub fn get(target: &JsValue, name: &str) -> Result<JsValue, JsValue> {
+    Reflect::get(target, &JsValue::from_str(name))
+}
+
+/// Sets `target[name] = value` on an object payonce made itself.
+pub fn set(target: &Object, name: &str, value: &JsValue) {
+    // Our own fresh objects have no setters or proxies, so this cannot fail.
+    let _ = Reflect::set(target, &JsValue::from_str(name), value);
+}
+
+/// A fresh object from `(name, value)` pairs.
+pub fn object(fields: &[(&str, JsValue)]) -> Object {
+    let obj = Object::new();
+    for (name, value) in fields {
+        set(&obj, name, value);
+    }
+    obj
+}
+
+/// Awaits a JS promise.
+pub async fn wait(promise: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise).await
+}
+
+/// A short description of whatever JS threw, for error messages.
+pub fn describe_thrown(thrown: &JsValue) -> String {
+    if let Some(err) = thrown.dyn_ref::<js_sys::Error>() {
+        let message: String = err.message().into();
+        let name: String = err.name().into();
+        if message.is_empty() {
+            name
+        } else {
+            format!("{name}: {message}")
+        }
+    } else if let Some(s) = thrown.as_string() {
+        s
+    } else {
+        "a non-Error value".to_owned()
+    }
+}
+
+/// What kind of JS value this is, for error messages.
+pub fn describe(value: &JsValue) -> String {
+    if value.is_undefined() {
+        "undefined".into()
+    } else if value.is_null() {
+        "null".into()
+    } else if let Some(n) = value.as_f64() {
+        number_to_string(n)
+    } else if value.is_string() {
+        "a string".into()
+    } else if value.as_bool().is_some() {
+        "a boolean".into()
+    } else if value.is_bigint() {
+        "a BigInt".into()
+    } else if value.is_symbol() {
+        "a symbol".into()
+    } else if value.is_function() {
+        "a function".into()
+    } else if is_array(value).unwrap_or(false) {
+        "an array".into()
+    } else {
+        "an object".into()
+    }
+}

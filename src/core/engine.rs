@@ -1,0 +1,782 @@
+//! Choosing the key and running the attempts, over injected browser parts.
+//!
+//! The browser layer implements [`Transport`], [`Clock`], [`Store`] and
+//! [`Observer`]; the tests below put scripted fakes behind them.
+
+use super::error::{Code, PayError};
+use super::record::{Record, State};
+use super::retry::{self, Policy, Verdict};
+
+/// One attempt's request. The same endpoint, body and key on every attempt.
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// Where to POST.
+    pub endpoint: &'a str,
+    /// The canonical JSON body.
+    pub body: &'a str,
+    /// The idempotency key.
+    pub key: &'a str,
+    /// 1 for the first attempt of this call.
+    pub attempt: u32,
+}
+
+/// What the server answered.
+#[derive(Debug)]
+pub struct Response<B> {
+    /// HTTP status (0 for a redirect fetch would not follow).
+    pub status: u16,
+    /// The raw `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+    /// Whether the server said `Idempotent-Replayed: true`.
+    pub replayed: bool,
+    /// The parsed body.
+    pub body: B,
+}
+
+/// Why an attempt got no HTTP answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The network failed; the message is the browser's.
+    Network(String),
+    /// The per-attempt timeout fired.
+    Timeout,
+    /// The caller aborted.
+    Aborted,
+}
+
+/// Sends one request.
+#[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound is wanted
+pub trait Transport {
+    /// The response body type.
+    type Body;
+    /// Sends `req`, with the per-attempt timeout applied.
+    async fn send(&self, req: &Request<'_>) -> Result<Response<Self::Body>, Failure>;
+}
+
+/// Time and chance.
+#[allow(async_fn_in_trait)]
+pub trait Clock {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+    /// Waits; `Err(())` when the caller aborted meanwhile.
+    async fn sleep(&self, ms: u64) -> Result<(), ()>;
+    /// Uniform in `[0, 1)`, for jitter.
+    fn random(&self) -> f64;
+}
+
+/// Where records live. Implementations never fail: a store that cannot write
+/// keeps the record in memory for the page.
+pub trait Store {
+    /// Every readable record (corrupt and foreign items are skipped).
+    fn load(&self) -> Vec<Record>;
+    /// Writes or replaces the record under its key.
+    fn save(&self, record: &Record);
+    /// Deletes the record with this key.
+    fn remove(&self, key: &str);
+}
+
+/// What payonce is doing, for logs and UIs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event<'a> {
+    /// A request is about to leave.
+    Attempt {
+        /// The key sent.
+        key: &'a str,
+        /// 1-based, within this call.
+        attempt: u32,
+    },
+    /// The server answered.
+    Response {
+        /// 1-based, within this call.
+        attempt: u32,
+        /// HTTP status.
+        status: u16,
+        /// `Idempotent-Replayed: true`.
+        replayed: bool,
+    },
+    /// An attempt got no answer.
+    NoResponse {
+        /// 1-based, within this call.
+        attempt: u32,
+        /// `network`, `timeout` or `aborted`.
+        code: Code,
+    },
+    /// Waiting before the next attempt.
+    Backoff {
+        /// The retry about to happen (1 for the first).
+        retry: u32,
+        /// How long.
+        delay_ms: u64,
+        /// Why.
+        reason: Code,
+    },
+}
+
+/// Receives [`Event`]s.
+pub trait Observer {
+    /// Called for each event; must not fail.
+    fn event(&self, event: Event<'_>);
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl Observer for Silent {
+    fn event(&self, _: Event<'_>) {}
+}
+
+/// A payment that went through.
+#[derive(Debug, PartialEq)]
+pub struct Success<B> {
+    /// The key used.
+    pub key: String,
+    /// The final status (2xx).
+    pub status: u16,
+    /// Requests sent in this call.
+    pub attempts: u32,
+    /// Whether the server replayed an earlier answer.
+    pub replayed: bool,
+    /// The response body.
+    pub body: B,
+}
+
+/// Picks the record (and so the key) for a payment, writing it to the store
+/// before anything is sent.
+///
+/// A caller key wins, unless it is already bound to other details. Without
+/// one, an unexpired pending or succeeded record for the same fingerprint is
+/// reused; otherwise `mint` makes a fresh key. Expired records are purged.
+pub fn resolve<S: Store, B>(
+    store: &S,
+    now_ms: u64,
+    ttl_ms: u64,
+    endpoint: &str,
+    fingerprint: &str,
+    caller_key: Option<&str>,
+    mint: impl FnOnce() -> String,
+) -> Result<Record, PayError<B>> {
+    let mut records = store.load();
+    records.retain(|r| {
+        let expired = r.is_expired(now_ms);
+        if expired {
+            store.remove(&r.key);
+        }
+        !expired
+    });
+    let found = match caller_key {
+        Some(key) => match records.into_iter().find(|r| r.key == key) {
+            Some(r) if r.fingerprint != fingerprint => {
+                let mut err = PayError::new(
+                    Code::KeyReused,
+                    format!(
+                        "the idempotency key {key:?} was already used for a different payment (other details or endpoint); use a new key for a new payment"
+                    ),
+                );
+                err.key = Some(key.to_owned());
+                return Err(err);
+            }
+            found => found,
+        },
+        None => records
+            .into_iter()
+            .filter(|r| r.fingerprint == fingerprint && r.is_live(now_ms))
+            .max_by_key(|r| r.updated_ms),
+    };
+    let record = found.unwrap_or_else(|| {
+        let key = caller_key.map_or_else(mint, str::to_owned);
+        Record::new(
+            key,
+            fingerprint.to_owned(),
+            endpoint.to_owned(),
+            now_ms,
+            ttl_ms,
+        )
+    });
+    store.save(&record);
+    Ok(record)
+}
+
+/// Sends the payment until the server gives a final answer, the retries run
+/// out, or the caller aborts. The record is updated in the store as it goes:
+/// succeeded and pending keep the key, a definitive failure retires it.
+#[allow(clippy::too_many_arguments)]
+pub async fn run<T: Transport, C: Clock, S: Store, O: Observer>(
+    transport: &T,
+    clock: &C,
+    store: &S,
+    observer: &O,
+    policy: &Policy,
+    mut record: Record,
+    body: &str,
+) -> Result<Success<T::Body>, PayError<T::Body>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        record.attempts = record.attempts.saturating_add(1);
+        record.updated_ms = clock.now_ms();
+        store.save(&record);
+        observer.event(Event::Attempt {
+            key: &record.key,
+            attempt,
+        });
+        let request = Request {
+            endpoint: &record.endpoint,
+            body,
+            key: &record.key,
+            attempt,
+        };
+        let (code, response) = match transport.send(&request).await {
+            Ok(response) => {
+                observer.event(Event::Response {
+                    attempt,
+                    status: response.status,
+                    replayed: response.replayed,
+                });
+                match retry::classify(response.status) {
+                    Verdict::Success => {
+                        record.state = State::Succeeded;
+                        record.updated_ms = clock.now_ms();
+                        store.save(&record);
+                        return Ok(Success {
+                            key: record.key,
+                            status: response.status,
+                            attempts: attempt,
+                            replayed: response.replayed,
+                            body: response.body,
+                        });
+                    }
+                    Verdict::Definitive(code) => {
+                        record.state = State::Failed;
+                        record.updated_ms = clock.now_ms();
+                        store.save(&record);
+                        return Err(failure(
+                            code,
+                            &record,
+                            attempt,
+                            Some(response),
+                            false,
+                            policy,
+                        ));
+                    }
+                    Verdict::Unknown(code) => {
+                        return Err(failure(
+                            code,
+                            &record,
+                            attempt,
+                            Some(response),
+                            false,
+                            policy,
+                        ));
+                    }
+                    Verdict::Retry(code) => (code, Some(response)),
+                }
+            }
+            Err(Failure::Aborted) => {
+                observer.event(Event::NoResponse {
+                    attempt,
+                    code: Code::Aborted,
+                });
+                return Err(failure(
+                    Code::Aborted,
+                    &record,
+                    attempt,
+                    None,
+                    false,
+                    policy,
+                ));
+            }
+            Err(Failure::Timeout) => {
+                observer.event(Event::NoResponse {
+                    attempt,
+                    code: Code::Timeout,
+                });
+                (Code::Timeout, None)
+            }
+            Err(Failure::Network(cause)) => {
+                observer.event(Event::NoResponse {
+                    attempt,
+                    code: Code::Network,
+                });
+                let mut err = failure(Code::Network, &record, attempt, None, true, policy);
+                if attempt > policy.max_retries {
+                    err.message = format!("{} (browser said: {cause})", err.message);
+                    return Err(err);
+                }
+                (Code::Network, None)
+            }
+        };
+        let retry_after_ms = response
+            .as_ref()
+            .and_then(|r| r.retry_after.as_deref())
+            .and_then(|v| retry::parse_retry_after(v, clock.now_ms()));
+        if attempt > policy.max_retries {
+            return Err(failure(code, &record, attempt, response, true, policy));
+        }
+        let Some(delay_ms) = retry::delay_ms(policy, attempt, retry_after_ms, clock.random())
+        else {
+            return Err(failure(code, &record, attempt, response, true, policy));
+        };
+        observer.event(Event::Backoff {
+            retry: attempt,
+            delay_ms,
+            reason: code,
+        });
+        if clock.sleep(delay_ms).await.is_err() {
+            return Err(failure(
+                Code::Aborted,
+                &record,
+                attempt,
+                None,
+                false,
+                policy,
+            ));
+        }
+    }
+}
+
+fn failure<B>(
+    code: Code,
+    record: &Record,
+    attempts: u32,
+    response: Option<Response<B>>,
+    retryable: bool,
+    policy: &Policy,
+) -> PayError<B> {
+    let status = response.as_ref().map(|r| r.status);
+    let retry_after_ms = response
+        .as_ref()
+        .and_then(|r| r.retry_after.as_deref())
+        .and_then(|v| retry::parse_retry_after(v, record.updated_ms));
+    let tries = if attempts == 1 {
+        "1 attempt".to_owned()
+    } else {
+        format!("{attempts} attempts")
+    };
+    let kept =
+        "the outcome is unknown and the key is kept, so paying again with the same details is safe";
+    let message = match code {
+        Code::Timeout if status.is_some() => format!("the server timed out (408) after {tries}; {kept}"),
+        Code::Timeout => format!(
+            "no answer within {} ms after {tries}; {kept}",
+            policy.timeout_ms
+        ),
+        Code::Network => format!("the payment request could not reach the server after {tries}; {kept}"),
+        Code::Conflict => format!(
+            "the server is still processing an earlier request with this key (409) after {tries}; wait, then pay again with the same details"
+        ),
+        Code::RateLimited => match retry_after_ms {
+            Some(ms) if ms > policy.max_retry_after_ms => format!(
+                "the server is rate limiting (429) and asked to wait {ms} ms, longer than maxRetryAfterMs ({} ms); {kept}",
+                policy.max_retry_after_ms
+            ),
+            _ => format!("the server is rate limiting (429) after {tries}; {kept}"),
+        },
+        Code::Redirect => format!(
+            "the server answered with a redirect, which payonce does not follow for payments; {kept}"
+        ),
+        Code::Aborted => format!("the payment was aborted by the caller's signal; {kept}"),
+        Code::KeyReused => "the server says this idempotency key was already used for different payment details (422); the key is retired, so the next try is a new payment".to_owned(),
+        Code::Http if retryable => format!(
+            "the server answered {} after {tries}; {kept}",
+            status.unwrap_or(0)
+        ),
+        Code::Http | Code::InvalidInput => format!(
+            "the server refused the payment with status {}; the key is retired, so the next try is a new payment",
+            status.unwrap_or(0)
+        ),
+    };
+    PayError {
+        code,
+        message,
+        status,
+        retryable,
+        key: Some(record.key.clone()),
+        attempts,
+        body: response.map(|r| r.body),
+        retry_after_ms,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::core::record::fingerprint;
+    use std::cell::{Cell, RefCell};
+    use std::collections::{BTreeMap, VecDeque};
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// Runs a future whose fakes are always ready.
+    pub fn block_on<F: Future>(f: F) -> F::Output {
+        let mut f = pin!(f);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    pub type Scripted = Result<(u16, Option<&'static str>, bool), Failure>;
+
+    #[derive(Default)]
+    pub struct FakeTransport {
+        pub script: RefCell<VecDeque<Scripted>>,
+        pub sent: RefCell<Vec<(String, String, String)>>,
+    }
+
+    impl FakeTransport {
+        pub fn new(script: Vec<Scripted>) -> Self {
+            FakeTransport {
+                script: RefCell::new(script.into()),
+                sent: RefCell::default(),
+            }
+        }
+    }
+
+    impl Transport for FakeTransport {
+        type Body = u32;
+        async fn send(&self, req: &Request<'_>) -> Result<Response<u32>, Failure> {
+            self.sent
+                .borrow_mut()
+                .push((req.endpoint.into(), req.body.into(), req.key.into()));
+            let (status, retry_after, replayed) = self
+                .script
+                .borrow_mut()
+                .pop_front()
+                .expect("script ran out")?;
+            Ok(Response {
+                status,
+                retry_after: retry_after.map(Into::into),
+                replayed,
+                body: req.attempt,
+            })
+        }
+    }
+
+    pub struct FakeClock {
+        pub now: Cell<u64>,
+        pub sleeps: RefCell<Vec<u64>>,
+        pub abort_on_sleep: Cell<bool>,
+    }
+
+    impl FakeClock {
+        pub fn at(now: u64) -> Self {
+            FakeClock {
+                now: Cell::new(now),
+                sleeps: RefCell::default(),
+                abort_on_sleep: Cell::new(false),
+            }
+        }
+    }
+
+    impl Clock for FakeClock {
+        fn now_ms(&self) -> u64 {
+            self.now.get()
+        }
+        async fn sleep(&self, ms: u64) -> Result<(), ()> {
+            self.sleeps.borrow_mut().push(ms);
+            self.now.set(self.now.get() + ms);
+            if self.abort_on_sleep.get() {
+                Err(())
+            } else {
+                Ok(())
+            }
+        }
+        fn random(&self) -> f64 {
+            0.5
+        }
+    }
+
+    #[derive(Default)]
+    pub struct MemStore(pub RefCell<BTreeMap<String, String>>);
+
+    impl Store for MemStore {
+        fn load(&self) -> Vec<Record> {
+            self.0
+                .borrow()
+                .iter()
+                .filter_map(|(k, v)| Record::decode(k, v))
+                .collect()
+        }
+        fn save(&self, record: &Record) {
+            self.0
+                .borrow_mut()
+                .insert(record.item_name(), record.encode());
+        }
+        fn remove(&self, key: &str) {
+            self.0
+                .borrow_mut()
+                .remove(&format!("{}{key}", crate::core::record::PREFIX));
+        }
+    }
+
+    #[derive(Default)]
+    struct Log(RefCell<Vec<String>>);
+
+    impl Observer for Log {
+        fn event(&self, e: Event<'_>) {
+            self.0.borrow_mut().push(format!("{e:?}"));
+        }
+    }
+
+    const EP: &str = "/api/charges";
+    const BODY: &str = r#"{"amount":5000,"currency":"usd"}"#;
+    const TTL: u64 = 86_400_000;
+
+    fn fp() -> String {
+        fingerprint(EP, BODY)
+    }
+
+    fn minted(n: &'static str) -> impl FnOnce() -> String {
+        move || n.to_owned()
+    }
+
+    fn pay(
+        t: &FakeTransport,
+        c: &FakeClock,
+        s: &MemStore,
+        key: Option<&str>,
+        mint: &'static str,
+    ) -> Result<Success<u32>, PayError<u32>> {
+        let record = resolve::<_, u32>(s, c.now_ms(), TTL, EP, &fp(), key, minted(mint))?;
+        block_on(run(t, c, s, &Silent, &Policy::default(), record, BODY))
+    }
+
+    #[test]
+    fn success_first_time() {
+        let (t, c, s) = (
+            FakeTransport::new(vec![Ok((201, None, false))]),
+            FakeClock::at(1000),
+            MemStore::default(),
+        );
+        let ok = pay(&t, &c, &s, None, "k1").unwrap();
+        assert_eq!(
+            (ok.key.as_str(), ok.status, ok.attempts, ok.replayed),
+            ("k1", 201, 1, false)
+        );
+        assert_eq!(
+            t.sent.borrow().as_slice(),
+            [(EP.to_owned(), BODY.to_owned(), "k1".to_owned())]
+        );
+        let rec = &s.load()[0];
+        assert_eq!((rec.state, rec.attempts), (State::Succeeded, 1));
+        assert!(c.sleeps.borrow().is_empty());
+    }
+
+    #[test]
+    fn record_is_written_before_the_first_request() {
+        struct Peek<'a>(&'a MemStore, RefCell<Option<State>>);
+        impl Transport for Peek<'_> {
+            type Body = u32;
+            async fn send(&self, _: &Request<'_>) -> Result<Response<u32>, Failure> {
+                *self.1.borrow_mut() = self.0.load().first().map(|r| r.state);
+                Err(Failure::Aborted)
+            }
+        }
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let peek = Peek(&s, RefCell::new(None));
+        let record = resolve::<_, u32>(&s, 1000, TTL, EP, &fp(), None, minted("k1")).unwrap();
+        let err = block_on(run(
+            &peek,
+            &c,
+            &s,
+            &Silent,
+            &Policy::default(),
+            record,
+            BODY,
+        ))
+        .unwrap_err();
+        assert_eq!(err.code, Code::Aborted);
+        assert_eq!(*peek.1.borrow(), Some(State::Pending));
+    }
+
+    #[test]
+    fn retries_503_then_succeeds_with_same_key_and_body() {
+        let t = FakeTransport::new(vec![
+            Ok((503, None, false)),
+            Ok((503, None, false)),
+            Ok((200, None, true)),
+        ]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let ok = pay(&t, &c, &s, None, "k1").unwrap();
+        assert_eq!((ok.attempts, ok.replayed), (3, true));
+        let sent = t.sent.borrow();
+        assert!(
+            sent.iter().all(|r| r == &sent[0]),
+            "same request every time"
+        );
+        assert_eq!(c.sleeps.borrow().as_slice(), [375, 750]);
+    }
+
+    #[test]
+    fn network_errors_and_timeouts_are_retried() {
+        let t = FakeTransport::new(vec![
+            Err(Failure::Network("reset".into())),
+            Err(Failure::Timeout),
+            Ok((200, None, false)),
+        ]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let log = Log::default();
+        let record = resolve::<_, u32>(&s, 1000, TTL, EP, &fp(), None, minted("k1")).unwrap();
+        let ok = block_on(run(&t, &c, &s, &log, &Policy::default(), record, BODY)).unwrap();
+        assert_eq!(ok.attempts, 3);
+        let log = log.0.borrow();
+        assert_eq!(log.len(), 8, "{log:?}");
+        assert!(
+            log[1].contains("Network") && log[5].contains("Timeout"),
+            "{log:?}"
+        );
+        assert!(
+            log[2].contains("Backoff") && log[2].contains("delay_ms: 375"),
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn retries_exhausted_keep_the_key_pending() {
+        let t = FakeTransport::new(vec![Ok((500, None, false)); 3]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!(
+            (err.code, err.status, err.attempts, err.retryable),
+            (Code::Http, Some(500), 3, true)
+        );
+        assert_eq!(err.body, Some(3));
+        assert!(err.message.contains("key is kept"), "{}", err.message);
+        assert_eq!(s.load()[0].state, State::Pending);
+        // The shopper clicks again: same key, no new one minted.
+        let t2 = FakeTransport::new(vec![Ok((200, None, true))]);
+        let ok = pay(&t2, &c, &s, None, "k2").unwrap();
+        assert_eq!(ok.key, "k1");
+        assert_eq!(s.load()[0].attempts, 4);
+    }
+
+    #[test]
+    fn conflict_that_outlives_retries_is_conflict() {
+        let t = FakeTransport::new(vec![Ok((409, None, false)); 3]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!(
+            (err.code, err.status, err.retryable),
+            (Code::Conflict, Some(409), true)
+        );
+    }
+
+    #[test]
+    fn definitive_4xx_is_not_retried_and_retires_the_key() {
+        for status in [400, 401, 402, 403, 404, 422] {
+            let t = FakeTransport::new(vec![Ok((status, None, false))]);
+            let (c, s) = (FakeClock::at(1000), MemStore::default());
+            let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+            assert_eq!(
+                (err.status, err.attempts, err.retryable),
+                (Some(status), 1, false)
+            );
+            assert_eq!(
+                err.code,
+                if status == 422 {
+                    Code::KeyReused
+                } else {
+                    Code::Http
+                }
+            );
+            assert_eq!(s.load()[0].state, State::Failed);
+            // The next try is a new payment with a new key.
+            let t2 = FakeTransport::new(vec![Ok((200, None, false))]);
+            assert_eq!(pay(&t2, &c, &s, None, "k2").unwrap().key, "k2");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_capped() {
+        let t = FakeTransport::new(vec![Ok((429, Some("2"), false)), Ok((200, None, false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        pay(&t, &c, &s, None, "k1").unwrap();
+        assert_eq!(c.sleeps.borrow().as_slice(), [2000]);
+
+        let t = FakeTransport::new(vec![Ok((429, Some("31536000"), false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!(
+            (err.code, err.attempts, err.retry_after_ms),
+            (Code::RateLimited, 1, Some(31_536_000_000))
+        );
+        assert!(c.sleeps.borrow().is_empty(), "never waits a year");
+        assert!(err.message.contains("maxRetryAfterMs"), "{}", err.message);
+    }
+
+    #[test]
+    fn redirect_stops_without_retiring_the_key() {
+        let t = FakeTransport::new(vec![Ok((0, None, false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!(
+            (err.code, err.attempts, err.retryable),
+            (Code::Redirect, 1, false)
+        );
+        assert_eq!(s.load()[0].state, State::Pending);
+    }
+
+    #[test]
+    fn abort_during_backoff_stops_and_keeps_the_key() {
+        let t = FakeTransport::new(vec![Ok((503, None, false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        c.abort_on_sleep.set(true);
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!((err.code, err.attempts), (Code::Aborted, 1));
+        assert_eq!(s.load()[0].state, State::Pending);
+    }
+
+    #[test]
+    fn a_caller_key_wins_and_is_checked_against_its_details() {
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let t = FakeTransport::new(vec![Ok((200, None, false))]);
+        assert_eq!(pay(&t, &c, &s, Some("mine"), "minted").unwrap().key, "mine");
+        let other = fingerprint(EP, r#"{"amount":1}"#);
+        let err =
+            resolve::<_, u32>(&s, 1000, TTL, EP, &other, Some("mine"), minted("x")).unwrap_err();
+        assert_eq!(err.code, Code::KeyReused);
+        assert_eq!(err.attempts, 0);
+        // Same details, same key: allowed (the server replays).
+        assert_eq!(
+            resolve::<_, u32>(&s, 1000, TTL, EP, &fp(), Some("mine"), minted("x"))
+                .unwrap()
+                .key,
+            "mine"
+        );
+    }
+
+    #[test]
+    fn keys_expire_after_their_lifetime() {
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let t = FakeTransport::new(vec![Ok((200, None, false))]);
+        pay(&t, &c, &s, None, "k1").unwrap();
+        let later = 1000 + TTL + 1;
+        let r = resolve::<_, u32>(&s, later, TTL, EP, &fp(), None, minted("k2")).unwrap();
+        assert_eq!(r.key, "k2");
+        assert_eq!(s.load().len(), 1, "the expired record was purged");
+    }
+
+    #[test]
+    fn other_details_get_their_own_key() {
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let t = FakeTransport::new(vec![Ok((200, None, false))]);
+        pay(&t, &c, &s, None, "k1").unwrap();
+        let other = fingerprint(EP, r#"{"amount":1}"#);
+        assert_eq!(
+            resolve::<_, u32>(&s, 1000, TTL, EP, &other, None, minted("k2"))
+                .unwrap()
+                .key,
+            "k2"
+        );
+        let other_ep = fingerprint("/other", BODY);
+        assert_eq!(
+            resolve::<_, u32>(&s, 1000, TTL, "/other", &other_ep, None, minted("k3"))
+                .unwrap()
+                .key,
+            "k3"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! The pure core: every rule payonce follows, with no browser in sight.
+//!
+//! Nothing under `core` imports web-sys, js-sys or wasm-bindgen, so `cargo test`
+//! on the host exercises all of it. The browser layer (`crate::browser`) plugs
+//! fetch, sessionStorage, timers and randomness into the traits in [`engine`].
+
+pub mod engine;
+pub mod error;
+pub mod json;
+pub mod key;
+pub mod record;
+pub mod retry;
+pub mod sha256;

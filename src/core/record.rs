@@ -1,0 +1,250 @@
+//! The payment record: what payonce remembers about one logical payment.
+//!
+//! A record holds only what it takes to send the same key again: the key, a
+//! one-way fingerprint of endpoint and details, the endpoint, the state,
+//! timestamps and the attempt count. Never the details, headers or card data.
+
+use super::sha256;
+
+/// Storage item names start with this; anything else in storage is not ours.
+pub const PREFIX: &str = "payonce:v1:";
+
+/// Where a payment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Sent (or about to be), outcome unknown: the key must be sent again.
+    Pending,
+    /// The server said 2xx: a repeat must replay, so the key is kept.
+    Succeeded,
+    /// The server's final no: the key is retired and the next try is a new payment.
+    Failed,
+}
+
+impl State {
+    /// The state's name, as JS sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Succeeded => "succeeded",
+            State::Failed => "failed",
+        }
+    }
+
+    fn tag(self) -> char {
+        match self {
+            State::Pending => 'p',
+            State::Succeeded => 's',
+            State::Failed => 'f',
+        }
+    }
+
+    fn from_tag(tag: &str) -> Option<State> {
+        match tag {
+            "p" => Some(State::Pending),
+            "s" => Some(State::Succeeded),
+            "f" => Some(State::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One logical payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The idempotency key sent on every attempt.
+    pub key: String,
+    /// Hex SHA-256 of the endpoint and the canonical body.
+    pub fingerprint: String,
+    /// Where the payment is sent.
+    pub endpoint: String,
+    /// Where it stands.
+    pub state: State,
+    /// When the key was first used (ms since the epoch).
+    pub created_ms: u64,
+    /// When the record last changed.
+    pub updated_ms: u64,
+    /// When the key stops being reused (fixed when the key is first used).
+    pub expires_ms: u64,
+    /// Requests sent with this key so far, across reloads.
+    pub attempts: u32,
+}
+
+/// The fingerprint of a payment: endpoint and canonical body, hashed one way.
+pub fn fingerprint(endpoint: &str, body: &str) -> String {
+    let mut data = Vec::with_capacity(endpoint.len() + body.len() + 1);
+    data.extend_from_slice(endpoint.as_bytes());
+    data.push(b'\n');
+    data.extend_from_slice(body.as_bytes());
+    sha256::hex(&sha256::digest(&data))
+}
+
+impl Record {
+    /// A new pending record whose key lives for `ttl_ms`.
+    pub fn new(
+        key: String,
+        fingerprint: String,
+        endpoint: String,
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> Record {
+        Record {
+            key,
+            fingerprint,
+            endpoint,
+            state: State::Pending,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            expires_ms: now_ms.saturating_add(ttl_ms),
+            attempts: 0,
+        }
+    }
+
+    /// The storage item name.
+    pub fn item_name(&self) -> String {
+        format!("{PREFIX}{}", self.key)
+    }
+
+    /// The storage item value:
+    /// `1,<state>,<fingerprint>,<created>,<updated>,<expires>,<attempts>,<endpoint>`.
+    /// The endpoint comes last so that commas in it need no escaping.
+    pub fn encode(&self) -> String {
+        format!(
+            "1,{},{},{},{},{},{},{}",
+            self.state.tag(),
+            self.fingerprint,
+            self.created_ms,
+            self.updated_ms,
+            self.expires_ms,
+            self.attempts,
+            self.endpoint
+        )
+    }
+
+    /// Reads a storage item back. Anything malformed, from another version or
+    /// another library gives `None`, and the caller drops it.
+    pub fn decode(item_name: &str, value: &str) -> Option<Record> {
+        let key = item_name.strip_prefix(PREFIX)?;
+        super::key::validate(key).ok()?;
+        let mut fields = value.splitn(8, ',');
+        if fields.next()? != "1" {
+            return None;
+        }
+        let state = State::from_tag(fields.next()?)?;
+        let fingerprint = fields.next()?;
+        if fingerprint.len() != 64
+            || !fingerprint
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return None;
+        }
+        let created_ms = fields.next()?.parse().ok()?;
+        let updated_ms = fields.next()?.parse().ok()?;
+        let expires_ms = fields.next()?.parse().ok()?;
+        let attempts = fields.next()?.parse().ok()?;
+        let endpoint = fields.next()?;
+        Some(Record {
+            key: key.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            endpoint: endpoint.to_owned(),
+            state,
+            created_ms,
+            updated_ms,
+            expires_ms,
+            attempts,
+        })
+    }
+
+    /// Whether the key is past its lifetime. A record dated further in the
+    /// future than a whole lifetime (a clock set far back) counts as expired;
+    /// a smaller backward jump keeps it alive, which is the safe side.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        let lifetime = self.expires_ms.saturating_sub(self.created_ms);
+        now_ms > self.expires_ms || self.created_ms > now_ms.saturating_add(lifetime)
+    }
+
+    /// Whether this record's key must be reused for the same payment.
+    pub fn is_live(&self, now_ms: u64) -> bool {
+        self.state != State::Failed && !self.is_expired(now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Record {
+        Record {
+            key: "k-1".into(),
+            fingerprint: fingerprint("/api/charges", "{}"),
+            endpoint: "https://x.test/a,b?c=1,2".into(),
+            state: State::Succeeded,
+            created_ms: 1_700_000_000_000,
+            updated_ms: 1_700_000_000_500,
+            expires_ms: 1_700_000_001_000,
+            attempts: 3,
+        }
+    }
+
+    #[test]
+    fn round_trips_through_storage_text() {
+        let r = sample();
+        assert_eq!(Record::decode(&r.item_name(), &r.encode()), Some(r));
+    }
+
+    #[test]
+    fn stores_no_details() {
+        let text = sample().encode();
+        assert!(!text.contains('{'), "{text}");
+    }
+
+    #[test]
+    fn corrupt_or_foreign_items_are_refused() {
+        let r = sample();
+        let good = r.encode();
+        assert_eq!(Record::decode("other:k-1", &good), None);
+        assert_eq!(Record::decode("payonce:v1:bad key", &good), None);
+        for bad in [
+            "",
+            "0,p",
+            &good.replacen("1,", "2,", 1),
+            &good.replacen(",s,", ",x,", 1),
+            &good.replacen(&r.fingerprint, "zz", 1),
+            "1,p,abc,1,2,3,/x",
+            &good.replacen(",3,", ",-3,", 1),
+            "{\"key\":\"k-1\"}",
+        ] {
+            assert_eq!(Record::decode(&r.item_name(), bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn fingerprint_depends_on_endpoint_and_body() {
+        let a = fingerprint("/a", "{\"amount\":1}");
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, fingerprint("/a", "{\"amount\":1}"));
+        assert_ne!(a, fingerprint("/b", "{\"amount\":1}"));
+        assert_ne!(a, fingerprint("/a", "{\"amount\":2}"));
+    }
+
+    #[test]
+    fn expiry_and_clock_jumps() {
+        let r = sample();
+        let ttl = 1000;
+        assert!(!r.is_expired(r.created_ms));
+        assert!(!r.is_expired(r.created_ms + ttl));
+        assert!(r.is_expired(r.created_ms + ttl + 1));
+        assert!(
+            !r.is_expired(r.created_ms - 500),
+            "small backward jump keeps the key"
+        );
+        assert!(
+            r.is_expired(r.created_ms - ttl - 1),
+            "absurd future record is dropped"
+        );
+        let mut failed = r.clone();
+        failed.state = State::Failed;
+        assert!(!failed.is_live(r.created_ms));
+        assert!(r.is_live(r.created_ms));
+    }
+}

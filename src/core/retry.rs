@@ -1,0 +1,284 @@
+//! When to try again, and how long to wait first.
+//!
+//! The rules follow stripe-node and the IETF Idempotency-Key draft: network
+//! errors, timeouts, 408, 409 (the first request is still being processed),
+//! 429 and 5xx are worth another attempt with the same key; any other 4xx is
+//! the server's final word.
+
+use super::error::Code;
+
+/// How hard to try. Defaults are stripe-node's range and the seed's 10 s timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Backoff before the first retry, doubled for each one after.
+    pub base_delay_ms: u64,
+    /// The longest backoff between two attempts.
+    pub max_delay_ms: u64,
+    /// The longest `Retry-After` payonce will honour; a longer one ends the retries.
+    pub max_retry_after_ms: u64,
+    /// How long one attempt may take, body included.
+    pub timeout_ms: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_retries: 2,
+            base_delay_ms: 500,
+            max_delay_ms: 5_000,
+            max_retry_after_ms: 10_000,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// What an HTTP status means for the payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx: the payment went through (or was replayed).
+    Success,
+    /// Worth another attempt with the same key; the outcome is still unknown.
+    Retry(Code),
+    /// The server's final answer: the payment did not happen, the key is spent.
+    Definitive(Code),
+    /// The outcome is unknown and retrying will not tell: stop, keep the key.
+    Unknown(Code),
+}
+
+/// Sorts an HTTP status into a [`Verdict`].
+pub fn classify(status: u16) -> Verdict {
+    match status {
+        200..=299 => Verdict::Success,
+        408 => Verdict::Retry(Code::Timeout),
+        409 => Verdict::Retry(Code::Conflict),
+        429 => Verdict::Retry(Code::RateLimited),
+        422 => Verdict::Definitive(Code::KeyReused),
+        500..=599 => Verdict::Retry(Code::Http),
+        // 0 is fetch's opaque redirect; the server may have charged before redirecting.
+        0 | 300..=399 => Verdict::Unknown(Code::Redirect),
+        _ => Verdict::Definitive(Code::Http),
+    }
+}
+
+/// Exponential backoff with jitter before retry number `retry` (1 for the first).
+///
+/// The delay doubles from `base_delay_ms` up to `max_delay_ms`, and a random
+/// half of it is taken off (`unit` is uniform in `[0, 1)`), so clients that
+/// failed together do not come back together.
+pub fn backoff_ms(policy: &Policy, retry: u32, unit: f64) -> u64 {
+    let shift = retry.saturating_sub(1).min(32);
+    let exp = policy
+        .base_delay_ms
+        .saturating_mul(1u64 << shift)
+        .min(policy.max_delay_ms);
+    let unit = if unit.is_finite() {
+        unit.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let half = exp / 2;
+    half + ((exp - half) as f64 * unit) as u64
+}
+
+/// The wait before retry number `retry`, or `None` when the server's
+/// `Retry-After` is longer than the policy accepts (the retries end there).
+pub fn delay_ms(
+    policy: &Policy,
+    retry: u32,
+    retry_after_ms: Option<u64>,
+    unit: f64,
+) -> Option<u64> {
+    let backoff = backoff_ms(policy, retry, unit);
+    match retry_after_ms {
+        Some(wait) if wait > policy.max_retry_after_ms => None,
+        Some(wait) => Some(wait.max(backoff)),
+        None => Some(backoff),
+    }
+}
+
+/// Parses a `Retry-After` value (delay-seconds or an HTTP-date) into a wait in
+/// milliseconds from `now_ms`. Garbage gives `None`; a date in the past gives 0.
+pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let mut secs: u64 = 0;
+        for b in value.bytes() {
+            secs = secs.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+        }
+        return Some(secs.saturating_mul(1000));
+    }
+    let at = parse_http_date(value)?;
+    Some(at.saturating_sub(now_ms))
+}
+
+/// Parses the three HTTP-date forms of RFC 9110 (IMF-fixdate, RFC 850, asctime)
+/// into milliseconds since the Unix epoch.
+pub fn parse_http_date(value: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let mut tokens = value.split([' ', ',', '-']).filter(|t| !t.is_empty());
+    let weekday = tokens.next()?;
+    if !weekday.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let (mut day, mut month, mut year, mut time) = (None, None, None, None);
+    for token in tokens {
+        if token.contains(':') {
+            time = Some(parse_time(token)?);
+        } else if token.bytes().all(|b| b.is_ascii_digit()) && token.len() <= 4 {
+            let n: u32 = token.parse().ok()?;
+            if day.is_none() {
+                day = Some(n);
+            } else if year.is_none() {
+                year = Some(match (token.len(), n) {
+                    (2, n) if n < 70 => 2000 + n,
+                    (2, n) => 1900 + n,
+                    (4, n) => n,
+                    _ => return None,
+                });
+            } else {
+                return None;
+            }
+        } else if token.eq_ignore_ascii_case("gmt") {
+            continue;
+        } else {
+            let lower = token.to_ascii_lowercase();
+            month = Some(MONTHS.iter().position(|m| *m == lower)? as u32 + 1);
+        }
+    }
+    let (day, month, year, secs) = (day?, month?, year?, time?);
+    if !(1..=31).contains(&day) || year < 1970 {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    let total = days.checked_mul(86_400)?.checked_add(i64::from(secs))?;
+    u64::try_from(total).ok()?.checked_mul(1000)
+}
+
+fn parse_time(token: &str) -> Option<u32> {
+    let mut parts = token.split(':');
+    let mut field = |max: u32| -> Option<u32> {
+        let p = parts.next()?;
+        if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: u32 = p.parse().ok()?;
+        (n <= max).then_some(n)
+    };
+    let (h, m, s) = (field(23)?, field(59)?, field(60)?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(h * 3600 + m * 60 + s)
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_sort_as_the_draft_and_stripe_say() {
+        assert_eq!(classify(200), Verdict::Success);
+        assert_eq!(classify(201), Verdict::Success);
+        assert_eq!(classify(408), Verdict::Retry(Code::Timeout));
+        assert_eq!(classify(409), Verdict::Retry(Code::Conflict));
+        assert_eq!(classify(429), Verdict::Retry(Code::RateLimited));
+        assert_eq!(classify(500), Verdict::Retry(Code::Http));
+        assert_eq!(classify(503), Verdict::Retry(Code::Http));
+        assert_eq!(classify(400), Verdict::Definitive(Code::Http));
+        assert_eq!(classify(402), Verdict::Definitive(Code::Http));
+        assert_eq!(classify(404), Verdict::Definitive(Code::Http));
+        assert_eq!(classify(422), Verdict::Definitive(Code::KeyReused));
+        assert_eq!(classify(0), Verdict::Unknown(Code::Redirect));
+        assert_eq!(classify(303), Verdict::Unknown(Code::Redirect));
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps_with_half_jitter() {
+        let p = Policy::default();
+        assert_eq!(backoff_ms(&p, 1, 0.0), 250);
+        assert_eq!(backoff_ms(&p, 1, 0.999_999), 499);
+        assert_eq!(backoff_ms(&p, 2, 0.0), 500);
+        assert_eq!(backoff_ms(&p, 3, 0.0), 1000);
+        assert_eq!(backoff_ms(&p, 10, 0.0), 2500);
+        assert!(backoff_ms(&p, 10, 0.999) <= 5000);
+        assert!(backoff_ms(&p, u32::MAX, 0.5) <= 5000);
+        assert_eq!(backoff_ms(&p, 1, f64::NAN), 250);
+    }
+
+    #[test]
+    fn retry_after_wins_when_longer_and_ends_retries_when_too_long() {
+        let p = Policy::default();
+        assert_eq!(delay_ms(&p, 1, Some(1000), 0.0), Some(1000));
+        assert_eq!(delay_ms(&p, 1, Some(0), 0.0), Some(250));
+        assert_eq!(delay_ms(&p, 1, Some(10_000), 0.0), Some(10_000));
+        assert_eq!(delay_ms(&p, 1, Some(10_001), 0.0), None);
+        assert_eq!(delay_ms(&p, 1, None, 0.0), Some(250));
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        assert_eq!(parse_retry_after("1", 0), Some(1000));
+        assert_eq!(parse_retry_after(" 120 ", 0), Some(120_000));
+        assert_eq!(parse_retry_after("0", 0), Some(0));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", 0),
+            Some(u64::MAX)
+        );
+        assert_eq!(parse_retry_after("-1", 0), None);
+        assert_eq!(parse_retry_after("1.5", 0), None);
+        assert_eq!(parse_retry_after("soon", 0), None);
+        assert_eq!(parse_retry_after("", 0), None);
+    }
+
+    #[test]
+    fn retry_after_dates_in_all_three_forms() {
+        let at = 784_111_777_000; // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(at));
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(at));
+        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(at));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:39 GMT", at),
+            Some(2000)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5000),
+            Some(0)
+        );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_http_date("Sat, 29 Feb 2020 23:59:59 GMT"),
+            Some(1_583_020_799_000)
+        );
+    }
+
+    #[test]
+    fn garbage_dates_are_refused() {
+        for bad in [
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994",
+            "06 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37:01 GMT",
+            "Sun, 06 Nov 1 2 08:49:37 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,647 @@
+//! Browser tests: the real module in headless Chromium, a scripted `fetch`
+//! installed in the page, and the real `sessionStorage`.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+const realStorage = {
+  getItem: Storage.prototype.getItem, setItem: Storage.prototype.setItem,
+  removeItem: Storage.prototype.removeItem, key: Storage.prototype.key,
+};
+export function v(src) { return new Function('return (' + src + ')')(); }
+export function reset() {
+  Object.assign(Storage.prototype, realStorage);
+  sessionStorage.clear();
+}
+export function breakStorage() {
+  for (const m of ['getItem', 'setItem', 'removeItem', 'key']) {
+    Storage.prototype[m] = function () { throw new DOMException('storage is off', 'SecurityError'); };
+  }
+}
+// A scripted fetch. Each step: {status, body, headers, delay, error: true, hold: true}.
+export function installFetch(steps) {
+  const calls = [];
+  const queue = steps.slice();
+  globalThis.fetch = (url, init) => {
+    const headers = {};
+    new Headers(init.headers).forEach((val, name) => { headers[name] = val; });
+    const call = { url, method: init.method, headers, body: init.body, signal: init.signal, redirect: init.redirect };
+    calls.push(call);
+    const step = queue.length ? queue.shift() : {};
+    return new Promise((resolve, reject) => {
+      const abort = () => reject(new DOMException('The operation was aborted.', 'AbortError'));
+      if (init.signal) {
+        if (init.signal.aborted) return abort();
+        init.signal.addEventListener('abort', abort);
+      }
+      if (step.hold) return;
+      const answer = () => {
+        if (step.error) return reject(new TypeError('Failed to fetch'));
+        const body = step.body === undefined ? '{"id":"ch_1","ok":true}' : step.body;
+        resolve(new Response(body, { status: step.status || 200, headers: step.headers || { 'content-type': 'application/json' } }));
+      };
+      if (step.delay) setTimeout(answer, step.delay); else answer();
+    });
+  };
+  return calls;
+}
+export function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
+export function storageDump() {
+  const out = [];
+  for (let i = 0; i < sessionStorage.length; i++) { const k = sessionStorage.key(i); out.push(k + '=' + sessionStorage.getItem(k)); }
+  return out.join('\n');
+}
+export function setItem(k, val) { sessionStorage.setItem(k, val); }
+export function getItem(k) { return sessionStorage.getItem(k); }
+export function clearStorage() { sessionStorage.clear(); }
+"#)]
+extern "C" {
+    /// Evaluates a JS expression.
+    fn v(src: &str) -> JsValue;
+    fn reset();
+    #[wasm_bindgen(js_name = breakStorage)]
+    fn break_storage();
+    #[wasm_bindgen(js_name = installFetch)]
+    fn install_fetch(steps: JsValue) -> Array;
+    fn sleep(ms: u32) -> Promise;
+    #[wasm_bindgen(js_name = storageDump)]
+    fn storage_dump() -> String;
+    #[wasm_bindgen(js_name = setItem)]
+    fn set_item(k: &str, val: &str);
+    #[wasm_bindgen(js_name = getItem)]
+    fn get_item(k: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = clearStorage)]
+    fn clear_storage();
+}
+
+const DETAILS: &str = "{ amount: 5000, currency: 'usd', customer_id: 'cust_12345', payment_method_id: 'pm_card_visa' }";
+
+fn opts(extra: &str) -> JsValue {
+    v(&format!(
+        "{{ endpoint: '/api/charges', retryDelayMs: 1, maxRetryDelayMs: 5, {extra} }}"
+    ))
+}
+
+fn get(target: &JsValue, path: &str) -> JsValue {
+    path.split('.').fold(target.clone(), |cur, name| {
+        Reflect::get(&cur, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    })
+}
+
+fn s(target: &JsValue, path: &str) -> String {
+    get(target, path)
+        .as_string()
+        .unwrap_or_else(|| format!("<not a string: {path}>"))
+}
+
+fn n(target: &JsValue, path: &str) -> f64 {
+    get(target, path).as_f64().unwrap_or(f64::NAN)
+}
+
+/// Settles a payment: Ok(result) or Err(error).
+async fn pay(details: JsValue, key: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    let p = payonce::process_payment(details, key, options);
+    JsFuture::from(p).await
+}
+
+async fn pay_ok(details: &str, extra: &str) -> JsValue {
+    match pay(v(details), JsValue::UNDEFINED, opts(extra)).await {
+        Ok(r) => r,
+        Err(e) => panic!("payment failed: {}", s(&e, "message")),
+    }
+}
+
+async fn pay_err(details: JsValue, key: JsValue, options: JsValue) -> JsValue {
+    match pay(details, key, options).await {
+        Ok(r) => panic!("expected a failure, got status {}", n(&r, "status")),
+        Err(e) => e,
+    }
+}
+
+fn fresh(steps: &str) -> Array {
+    reset();
+    payonce::simulate_reload();
+    install_fetch(v(steps))
+}
+
+fn is_uuid_v4(k: &str) -> bool {
+    let b = k.as_bytes();
+    k.len() == 36
+        && b[14] == b'4'
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && k.chars()
+            .enumerate()
+            .all(|(i, c)| [8, 13, 18, 23].contains(&i) || c.is_ascii_hexdigit())
+}
+
+#[wasm_bindgen_test]
+async fn pays_once_with_a_fresh_uuid_key_and_canonical_body() {
+    let calls = fresh("[{ status: 201, body: '{\"id\":\"ch_1\"}' }]");
+    let r = pay_ok(DETAILS, "").await;
+    assert_eq!(calls.length(), 1);
+    let call = calls.get(0);
+    assert_eq!(s(&call, "method"), "POST");
+    assert_eq!(s(&call, "url"), "/api/charges");
+    assert_eq!(s(&call, "redirect"), "manual");
+    assert_eq!(s(&call, "headers.content-type"), "application/json");
+    let key = s(&call, "headers.idempotency-key");
+    assert!(is_uuid_v4(&key), "{key}");
+    assert_eq!(
+        s(&call, "body"),
+        r#"{"amount":5000,"currency":"usd","customer_id":"cust_12345","payment_method_id":"pm_card_visa"}"#
+    );
+    assert_eq!(s(&r, "key"), key);
+    assert_eq!(n(&r, "status"), 201.0);
+    assert_eq!(n(&r, "attempts"), 1.0);
+    assert_eq!(get(&r, "replayed"), JsValue::FALSE);
+    assert_eq!(s(&r, "body.id"), "ch_1");
+}
+
+#[wasm_bindgen_test]
+async fn same_details_in_another_order_reuse_the_key_and_the_bytes() {
+    let calls = fresh("[{}, { headers: { 'Idempotent-Replayed': 'true' } }]");
+    let first = pay_ok(
+        "{ amount: 5000, currency: 'usd', meta: { b: 1, a: [1.5, 'x'] } }",
+        "",
+    )
+    .await;
+    let second = pay_ok(
+        "{ meta: { a: [1.5, 'x'], b: 1 }, currency: 'usd', amount: 5000 }",
+        "",
+    )
+    .await;
+    assert_eq!(s(&first, "key"), s(&second, "key"));
+    assert_eq!(s(&calls.get(0), "body"), s(&calls.get(1), "body"));
+    assert_eq!(
+        s(&calls.get(0), "body"),
+        r#"{"amount":5000,"currency":"usd","meta":{"a":[1.5,"x"],"b":1}}"#
+    );
+    assert_eq!(get(&second, "replayed"), JsValue::TRUE);
+}
+
+#[wasm_bindgen_test]
+async fn double_clicks_share_one_request() {
+    let calls = fresh("[{ delay: 50 }]");
+    let promises: Vec<Promise> = (0..5)
+        .map(|_| payonce::process_payment(v(DETAILS), JsValue::UNDEFINED, opts("")))
+        .collect();
+    let mut keys = Vec::new();
+    for p in promises {
+        let r = JsFuture::from(p).await.expect("every click resolves");
+        keys.push(s(&r, "key"));
+    }
+    assert_eq!(calls.length(), 1, "one request on the wire");
+    assert!(keys.iter().all(|k| *k == keys[0]));
+}
+
+#[wasm_bindgen_test]
+async fn double_clicks_share_a_failure_too() {
+    let calls = fresh("[{ status: 402, delay: 30, body: '{\"error\":\"card_declined\"}' }]");
+    let a = payonce::process_payment(v(DETAILS), JsValue::UNDEFINED, opts(""));
+    let b = payonce::process_payment(v(DETAILS), JsValue::UNDEFINED, opts(""));
+    let ea = JsFuture::from(a).await.expect_err("declined");
+    let eb = JsFuture::from(b).await.expect_err("declined");
+    assert_eq!(calls.length(), 1);
+    assert_eq!(s(&ea, "code"), "http");
+    assert_eq!(s(&eb, "body.error"), "card_declined");
+}
+
+#[wasm_bindgen_test]
+async fn a_reload_mid_payment_sends_the_same_key_again() {
+    let calls = fresh("[{ hold: true }, {}]");
+    let held = payonce::process_payment(v(DETAILS), JsValue::UNDEFINED, opts(""));
+    JsFuture::from(sleep(10)).await.unwrap();
+    assert_eq!(calls.length(), 1);
+    let pending = payonce::pending_payments(JsValue::UNDEFINED);
+    assert_eq!(
+        pending.length(),
+        1,
+        "the page learns of the pending payment"
+    );
+    assert_eq!(s(&pending.get(0), "state"), "pending");
+
+    payonce::simulate_reload(); // the module's memory is gone; sessionStorage stays
+    let after = payonce::pending_payments(v("'/api/charges'"));
+    assert_eq!(after.length(), 1, "still pending after the reload");
+    let r = pay_ok(DETAILS, "").await;
+    assert_eq!(calls.length(), 2);
+    let k0 = s(&calls.get(0), "headers.idempotency-key");
+    assert_eq!(k0, s(&calls.get(1), "headers.idempotency-key"));
+    assert_eq!(s(&r, "key"), k0);
+    assert_eq!(payonce::pending_payments(JsValue::UNDEFINED).length(), 0);
+    drop(held);
+}
+
+#[wasm_bindgen_test]
+async fn retries_503_with_the_same_key_and_body() {
+    let calls = fresh("[{ status: 503 }, { status: 503 }, {}]");
+    let events = Array::new();
+    let on_event = js_sys::Function::new_with_args("e", "this.push(e)").bind0(&events);
+    let o = opts("");
+    Reflect::set(&o, &"onEvent".into(), &on_event).unwrap();
+    let r = pay(v(DETAILS), JsValue::UNDEFINED, o)
+        .await
+        .expect("third time lucky");
+    assert_eq!(calls.length(), 3);
+    assert_eq!(n(&r, "attempts"), 3.0);
+    for i in 1..3 {
+        assert_eq!(s(&calls.get(i), "body"), s(&calls.get(0), "body"));
+        assert_eq!(
+            s(&calls.get(i), "headers.idempotency-key"),
+            s(&calls.get(0), "headers.idempotency-key")
+        );
+    }
+    let types: Vec<String> = events.iter().map(|e| s(&e, "type")).collect();
+    assert_eq!(
+        types,
+        [
+            "attempt", "response", "backoff", "attempt", "response", "backoff", "attempt",
+            "response"
+        ]
+    );
+    assert_eq!(n(&events.get(1), "status"), 503.0);
+    assert_eq!(s(&events.get(2), "reason"), "http");
+}
+
+#[wasm_bindgen_test]
+async fn retry_after_is_waited_for() {
+    let calls = fresh("[{ status: 429, headers: { 'Retry-After': '1' } }, {}]");
+    let start = js_sys::Date::now();
+    pay_ok(DETAILS, "").await;
+    let waited = js_sys::Date::now() - start;
+    assert_eq!(calls.length(), 2);
+    assert!(
+        waited >= 1000.0,
+        "retried after {waited} ms, before the server's Retry-After"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn retry_after_too_long_ends_the_retries_at_once() {
+    let calls = fresh("[{ status: 429, headers: { 'Retry-After': '31536000' } }]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    assert_eq!(calls.length(), 1);
+    assert_eq!(s(&e, "code"), "rate_limited");
+    assert_eq!(n(&e, "retryAfterMs"), 31_536_000_000.0);
+    assert_eq!(get(&e, "retryable"), JsValue::TRUE);
+}
+
+#[wasm_bindgen_test]
+async fn timeouts_abort_the_attempt_and_retry() {
+    let calls = fresh("[{ delay: 300 }, { delay: 300 }]");
+    let e = pay_err(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        opts("timeoutMs: 30, maxRetries: 1"),
+    )
+    .await;
+    assert_eq!(s(&e, "code"), "timeout");
+    assert_eq!(n(&e, "attempts"), 2.0);
+    assert_eq!(calls.length(), 2);
+    assert_eq!(
+        get(&calls.get(0), "signal.aborted"),
+        JsValue::TRUE,
+        "the request itself was aborted"
+    );
+    assert!(s(&e, "message").contains("30 ms"), "{}", s(&e, "message"));
+    // Outcome unknown: the key is kept, and the next click sends it again.
+    let calls = install_fetch(v("[{}]"));
+    let r = pay_ok(DETAILS, "").await;
+    assert_eq!(s(&r, "key"), s(&e, "key"));
+    assert_eq!(calls.length(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_timeout_then_success_is_one_payment() {
+    let calls = fresh("[{ delay: 300 }, {}]");
+    let r = pay_ok(DETAILS, "timeoutMs: 30").await;
+    assert_eq!(n(&r, "attempts"), 2.0);
+    assert_eq!(calls.length(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn network_errors_are_retried_then_reported() {
+    fresh("[{ error: true }, { error: true }, { error: true }]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    assert_eq!(s(&e, "code"), "network");
+    assert_eq!(n(&e, "attempts"), 3.0);
+    assert_eq!(get(&e, "status"), JsValue::NULL);
+    assert!(
+        s(&e, "message").contains("Failed to fetch"),
+        "{}",
+        s(&e, "message")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_caller_signal_aborts_and_keeps_the_key() {
+    let calls = fresh("[{ hold: true }]");
+    let controller = web_sys::AbortController::new().unwrap();
+    let o = opts("");
+    Reflect::set(&o, &"signal".into(), &controller.signal()).unwrap();
+    let p = payonce::process_payment(v(DETAILS), JsValue::UNDEFINED, o);
+    JsFuture::from(sleep(10)).await.unwrap();
+    controller.abort();
+    let e = JsFuture::from(p).await.expect_err("aborted");
+    assert_eq!(s(&e, "code"), "aborted");
+    assert_eq!(calls.length(), 1);
+    assert_eq!(
+        payonce::pending_payments(JsValue::UNDEFINED).length(),
+        1,
+        "outcome unknown: key kept"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_definitive_failure_retires_the_key() {
+    let calls = fresh("[{ status: 402, body: '{\"error\":\"card_declined\"}' }, {}]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    assert_eq!(s(&e, "code"), "http");
+    assert_eq!(n(&e, "status"), 402.0);
+    assert_eq!(get(&e, "retryable"), JsValue::FALSE);
+    assert_eq!(s(&e, "body.error"), "card_declined");
+    assert_eq!(calls.length(), 1, "no retry on a 4xx");
+    let r = pay_ok(DETAILS, "").await;
+    assert_ne!(
+        s(&r, "key"),
+        s(&e, "key"),
+        "the shopper's next try is a new payment"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn conflict_and_key_reused_from_the_server() {
+    fresh("[{ status: 409 }, { status: 409 }, { status: 409 }]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    assert_eq!(s(&e, "code"), "conflict");
+    assert_eq!(n(&e, "attempts"), 3.0);
+
+    fresh("[{ status: 422 }]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    assert_eq!(s(&e, "code"), "key_reused");
+}
+
+#[wasm_bindgen_test]
+async fn redirects_are_not_followed() {
+    let calls = fresh("[{ status: 303, body: '' }]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    assert_eq!(s(&e, "code"), "redirect");
+    assert_eq!(calls.length(), 1);
+    assert_eq!(payonce::pending_payments(JsValue::UNDEFINED).length(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_caller_key_is_used_checked_and_bound_to_its_details() {
+    let calls = fresh("[{}]");
+    let r = pay(v(DETAILS), v("'order-42'"), opts(""))
+        .await
+        .expect("paid");
+    assert_eq!(s(&r, "key"), "order-42");
+    assert_eq!(s(&calls.get(0), "headers.idempotency-key"), "order-42");
+
+    let e = pay_err(
+        v("{ amount: 1, currency: 'usd' }"),
+        v("'order-42'"),
+        opts(""),
+    )
+    .await;
+    assert_eq!(s(&e, "code"), "key_reused");
+    for bad in [
+        "''",
+        "'a b'",
+        "'a\\r\\nX-Evil: 1'",
+        "'\"q\"'",
+        "'a,b'",
+        "'x'.repeat(300)",
+        "42",
+        "{}",
+    ] {
+        let e = pay_err(v(DETAILS), v(bad), opts("")).await;
+        assert_eq!(s(&e, "code"), "invalid_input", "{bad}");
+    }
+    assert_eq!(calls.length(), 1, "nothing sent for a bad or reused key");
+}
+
+#[wasm_bindgen_test]
+async fn header_name_and_quoted_form_are_configurable() {
+    let calls = fresh("[{}]");
+    pay(
+        v(DETAILS),
+        v("'k-1'"),
+        opts("idempotencyHeader: 'X-Request-Key', quotedKey: true, headers: { Authorization: 'Bearer t0k', 'Idempotency-Key': 'ignored' }"),
+    )
+    .await
+    .expect("paid");
+    let call = calls.get(0);
+    assert_eq!(s(&call, "headers.x-request-key"), "\"k-1\"");
+    assert_eq!(s(&call, "headers.authorization"), "Bearer t0k");
+}
+
+#[wasm_bindgen_test]
+async fn bad_input_is_refused_with_a_reason_and_nothing_is_sent() {
+    let calls = fresh("[]");
+    let cases: &[(&str, &str)] = &[
+        ("null", "null"),
+        ("undefined", "undefined"),
+        ("'amount=5'", "must be an object"),
+        ("[1, 2]", "must be an object"),
+        ("42", "must be an object"),
+        ("() => 1", "must be an object"),
+        ("{ amount: 10n }", "BigInt"),
+        ("{ amount: NaN }", "NaN"),
+        ("{ amount: Infinity }", "Infinity"),
+        ("{ amount: -Infinity }", "-Infinity"),
+        ("{ f: () => 1 }", "details.f is a function"),
+        ("{ s: Symbol('x') }", "symbol"),
+        (
+            "(() => { const o = { a: {} }; o.a.self = o; return o; })()",
+            "cycle",
+        ),
+        ("{ get amount() { throw new Error('boom'); } }", "boom"),
+        (
+            "new Proxy({}, { ownKeys() { throw new Error('trap'); } })",
+            "trap",
+        ),
+        (
+            "(() => { const p = Proxy.revocable({}, {}); p.revoke(); return { p: p.proxy }; })()",
+            "threw",
+        ),
+        ("{ m: new Map([[1, 2]]) }", "Map"),
+        ("{ items: [1, , 3] }", "details.items[1] is undefined"),
+        ("{ s: '\\uD800' }", "lone UTF-16 surrogate"),
+        (
+            "(() => { let o = {}; for (let i = 0; i < 40; i++) o = { o }; return o; })()",
+            "deeper than 32",
+        ),
+        ("{ big: 'x'.repeat(200000) }", "the limit is 100000"),
+        ("{ items: new Array(20000).fill(1) }", "longer than 10000"),
+    ];
+    for (src, why) in cases {
+        let e = pay_err(v(src), JsValue::UNDEFINED, opts("")).await;
+        assert_eq!(s(&e, "code"), "invalid_input", "{src}");
+        assert_eq!(s(&e, "name"), "PaymentError", "{src}");
+        assert!(e.is_instance_of::<js_sys::Error>(), "{src}");
+        assert!(payonce::is_payment_error(e.clone()));
+        let msg = s(&e, "message");
+        assert!(msg.contains(why), "{src}: {msg}");
+    }
+    let bad_options: &[(&str, &str)] = &[
+        ("undefined", "options are missing"),
+        ("{}", "options.endpoint"),
+        ("{ endpoint: 42 }", "options.endpoint"),
+        ("{ endpoint: '/x', timeoutMs: NaN }", "options.timeoutMs"),
+        ("{ endpoint: '/x', timeoutMs: -1 }", "options.timeoutMs"),
+        ("{ endpoint: '/x', maxRetries: 1.5 }", "options.maxRetries"),
+        ("{ endpoint: '/x', maxRetries: 99 }", "options.maxRetries"),
+        ("{ endpoint: '/x', headers: { A: 1 } }", "must be a string"),
+        (
+            "{ endpoint: '/x', headers: { 'X-A': 'a\\r\\nX-Evil: 1' } }",
+            "line break",
+        ),
+        (
+            "{ endpoint: '/x', headers: { 'bad name': 'a' } }",
+            "invalid header name",
+        ),
+        ("{ endpoint: '/x', signal: {} }", "AbortSignal"),
+        ("{ endpoint: '/x', onEvent: 'log' }", "function"),
+        ("{ endpoint: '/x', credentials: 'all' }", "credentials"),
+        (
+            "{ endpoint: '/x', idempotencyHeader: 'Bad Header' }",
+            "idempotencyHeader",
+        ),
+        ("{ get endpoint() { throw new Error('nope'); } }", "nope"),
+    ];
+    for (src, why) in bad_options {
+        let e = pay_err(v(DETAILS), JsValue::UNDEFINED, v(src)).await;
+        assert_eq!(s(&e, "code"), "invalid_input", "{src}");
+        assert!(
+            s(&e, "message").contains(why),
+            "{src}: {}",
+            s(&e, "message")
+        );
+    }
+    assert_eq!(calls.length(), 0, "bad input never reaches the network");
+    // The module is still alive and pays.
+    let calls = install_fetch(v("[{}]"));
+    pay_ok("{ amount: 1, when: new Date(0) }", "").await;
+    assert_eq!(
+        s(&calls.get(0), "body"),
+        r#"{"amount":1,"when":"1970-01-01T00:00:00.000Z"}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn storage_holds_no_details_headers_or_bodies() {
+    fresh("[{ status: 201, body: '{\"secret_receipt\":\"rcpt_77\"}' }]");
+    pay_ok(DETAILS, "headers: { Authorization: 'Bearer sk_live_abc' }").await;
+    let dump = storage_dump();
+    assert!(dump.starts_with("payonce:v1:"), "{dump}");
+    for secret in [
+        "cust_12345",
+        "pm_card_visa",
+        "5000",
+        "usd",
+        "Bearer",
+        "sk_live",
+        "rcpt_77",
+    ] {
+        assert!(!dump.contains(secret), "storage holds {secret}: {dump}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn payments_work_when_storage_throws_on_every_call() {
+    let calls = fresh("[{ status: 503 }, {}, {}]");
+    break_storage();
+    let a = pay_ok(DETAILS, "").await;
+    let b = pay_ok(DETAILS, "").await;
+    assert_eq!(
+        s(&a, "key"),
+        s(&b, "key"),
+        "memory keeps the key within the page"
+    );
+    assert_eq!(calls.length(), 3);
+    reset();
+}
+
+#[wasm_bindgen_test]
+async fn corrupt_or_foreign_records_are_ignored_and_replaced() {
+    let calls = fresh("[{}]");
+    set_item("payonce:v1:garbage", "not a record");
+    set_item("payonce:v1:old", "0,p,abc");
+    set_item("someone-else", "keep me");
+    pay_ok(DETAILS, "").await;
+    assert_eq!(calls.length(), 1);
+    assert_eq!(get_item("payonce:v1:garbage"), None);
+    assert_eq!(get_item("payonce:v1:old"), None);
+    assert_eq!(get_item("someone-else").as_deref(), Some("keep me"));
+}
+
+#[wasm_bindgen_test]
+async fn a_record_wiped_by_other_code_is_restored_from_memory() {
+    let calls = fresh("[{ status: 500 }, { status: 500 }, { status: 500 }, {}]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    clear_storage();
+    let r = pay_ok(DETAILS, "").await;
+    assert_eq!(s(&r, "key"), s(&e, "key"));
+    assert_eq!(calls.length(), 4);
+    assert!(storage_dump().contains(&s(&r, "key")), "written back");
+}
+
+#[wasm_bindgen_test]
+async fn forget_payment_starts_a_new_order() {
+    fresh("[{ status: 500 }, { status: 500 }, { status: 500 }, {}]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    let key = s(&e, "key");
+    assert!(payonce::forget_payment(JsValue::from_str(&key)));
+    assert!(!payonce::forget_payment(JsValue::from_str(&key)));
+    assert!(!payonce::forget_payment(JsValue::from_f64(1.0)));
+    let r = pay_ok(DETAILS, "").await;
+    assert_ne!(s(&r, "key"), key);
+}
+
+#[wasm_bindgen_test]
+async fn bodies_that_are_not_json_come_back_as_text_or_null() {
+    fresh("[{ body: 'OK charged', headers: { 'content-type': 'text/plain' } }]");
+    let r = pay_ok(DETAILS, "").await;
+    assert_eq!(s(&r, "body"), "OK charged");
+    fresh("[{ status: 204, body: null }]");
+    let r = pay_ok(DETAILS, "").await;
+    assert_eq!(get(&r, "body"), JsValue::NULL);
+}
+
+#[wasm_bindgen_test]
+async fn an_event_callback_that_throws_changes_nothing() {
+    fresh("[{}]");
+    let o = opts("onEvent: () => { throw new Error('ui bug'); }");
+    let r = pay(v(DETAILS), JsValue::UNDEFINED, o).await.expect("paid");
+    assert_eq!(n(&r, "status"), 200.0);
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_that_throws_synchronously_is_a_network_error() {
+    reset();
+    payonce::simulate_reload();
+    let _ = v("(globalThis.fetch = () => { throw new TypeError('sync boom'); })");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("maxRetries: 0")).await;
+    assert_eq!(s(&e, "code"), "network");
+    assert!(
+        s(&e, "message").contains("sync boom"),
+        "{}",
+        s(&e, "message")
+    );
+}
+
+#[wasm_bindgen_test]
+fn new_keys_are_uuid_v4_and_distinct() {
+    let a = payonce::new_idempotency_key().unwrap();
+    let b = payonce::new_idempotency_key().unwrap();
+    assert!(is_uuid_v4(&a) && is_uuid_v4(&b));
+    assert_ne!(a, b);
+}
