@@ -168,7 +168,7 @@ pub fn pending_payments(endpoint: JsValue) -> Array {
         .filter(|r| r.state == State::Pending && !r.is_expired(now))
         .filter(|r| endpoint.as_ref().is_none_or(|e| *e == r.endpoint))
         .collect();
-    records.sort_by_key(|r| r.created_ms);
+    records.sort_unstable_by_key(|r| r.created_ms);
     records
         .iter()
         .map(|r| JsValue::from(record_to_js(r)))

@@ -406,7 +406,7 @@ fn headers(value: &JsValue) -> Result<Vec<(String, String)>, String> {
         };
         if name.is_empty() || !name.bytes().all(is_tchar) {
             return Err(format!(
-                "options.headers has an invalid header name {name:?}"
+                "options.headers has an invalid header name '{name}'"
             ));
         }
         if v.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {

@@ -9,12 +9,11 @@
 use crate::core::engine::Store;
 use crate::core::record::{Record, PREFIX};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use wasm_bindgen::JsCast;
 use web_sys::Storage;
 
 thread_local! {
-    static MEMORY: RefCell<BTreeMap<String, Record>> = const { RefCell::new(BTreeMap::new()) };
+    static MEMORY: RefCell<Vec<Record>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The page's session storage, if it can be reached at all.
@@ -35,8 +34,8 @@ impl SessionStore {
         MEMORY.with(|m| m.borrow_mut().clear());
     }
 
-    fn stored() -> BTreeMap<String, Record> {
-        let mut out = BTreeMap::new();
+    fn stored() -> Vec<Record> {
+        let mut out = Vec::new();
         let Some(storage) = session() else { return out };
         let Ok(len) = storage.length() else {
             return out;
@@ -50,9 +49,7 @@ impl SessionStore {
                 continue;
             };
             match Record::decode(&name, &value) {
-                Some(record) => {
-                    out.insert(record.key.clone(), record);
-                }
+                Some(record) => out.push(record),
                 // Corrupt, or from another version: not ours to trust, so not kept.
                 None => {
                     let _ = storage.remove_item(&name);
@@ -73,28 +70,37 @@ impl Store for SessionStore {
     fn load(&self) -> Vec<Record> {
         let mut records = Self::stored();
         MEMORY.with(|memory| {
-            for (key, mine) in memory.borrow().iter() {
-                let newer = records
-                    .get(key)
-                    .is_none_or(|theirs| mine.updated_ms >= theirs.updated_ms);
-                if newer {
-                    if records.get(key) != Some(mine) {
+            for mine in memory.borrow().iter() {
+                match records.iter_mut().find(|theirs| theirs.key == mine.key) {
+                    Some(theirs) if theirs == mine || theirs.updated_ms > mine.updated_ms => {}
+                    // Ours is newer, or storage lost it (quota, cleared by other code): write it back.
+                    Some(theirs) => {
                         Self::write(mine);
+                        *theirs = mine.clone();
                     }
-                    records.insert(key.clone(), mine.clone());
+                    None => {
+                        Self::write(mine);
+                        records.push(mine.clone());
+                    }
                 }
             }
         });
-        records.into_values().collect()
+        records
     }
 
     fn save(&self, record: &Record) {
-        MEMORY.with(|m| m.borrow_mut().insert(record.key.clone(), record.clone()));
+        MEMORY.with(|m| {
+            let mut m = m.borrow_mut();
+            match m.iter_mut().find(|r| r.key == record.key) {
+                Some(r) => *r = record.clone(),
+                None => m.push(record.clone()),
+            }
+        });
         Self::write(record);
     }
 
     fn remove(&self, key: &str) {
-        MEMORY.with(|m| m.borrow_mut().remove(key));
+        MEMORY.with(|m| m.borrow_mut().retain(|r| r.key != key));
         if let Some(storage) = session() {
             let _ = storage.remove_item(&format!("{PREFIX}{key}"));
         }

@@ -169,7 +169,7 @@ pub fn resolve<S: Store, B>(
                 let mut err = PayError::new(
                     Code::KeyReused,
                     format!(
-                        "the idempotency key {key:?} was already used for a different payment (other details or endpoint); use a new key for a new payment"
+                        "the idempotency key '{key}' was already used for a different payment (other details or endpoint); use a new key for a new payment"
                     ),
                 );
                 err.key = Some(key.to_owned());

@@ -72,7 +72,8 @@ fn write_value(out: &mut String, value: &Value) {
         }
         Value::Object(members) => {
             let mut sorted: Vec<&(String, Value)> = members.iter().collect();
-            sorted.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            // Member names are unique, so an unstable sort gives one order.
+            sorted.sort_unstable_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
             out.push('{');
             for (i, (name, item)) in sorted.into_iter().enumerate() {
                 if i > 0 {
