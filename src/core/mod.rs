@@ -8,6 +8,9 @@ pub mod engine;
 pub mod error;
 pub mod json;
 pub mod key;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod proptests;
 pub mod record;
 pub mod retry;
 pub mod sha256;
+pub mod store;

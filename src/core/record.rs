@@ -67,6 +67,9 @@ pub struct Record {
     pub expires_ms: u64,
     /// Requests sent with this key so far, across reloads.
     pub attempts: u32,
+    /// Bumped on every write, so the newer of two copies (memory and storage)
+    /// is known without trusting the wall clock, which can jump back.
+    pub rev: u32,
 }
 
 /// The fingerprint of a payment: endpoint and canonical body, hashed one way.
@@ -96,6 +99,7 @@ impl Record {
             updated_ms: now_ms,
             expires_ms: now_ms.saturating_add(ttl_ms),
             attempts: 0,
+            rev: 0,
         }
     }
 
@@ -105,17 +109,18 @@ impl Record {
     }
 
     /// The storage item value:
-    /// `1,<state>,<fingerprint>,<created>,<updated>,<expires>,<attempts>,<endpoint>`.
+    /// `1,<state>,<fingerprint>,<created>,<updated>,<expires>,<attempts>,<rev>,<endpoint>`.
     /// The endpoint comes last so that commas in it need no escaping.
     pub fn encode(&self) -> String {
         format!(
-            "1,{},{},{},{},{},{},{}",
+            "1,{},{},{},{},{},{},{},{}",
             self.state.tag(),
             self.fingerprint,
             self.created_ms,
             self.updated_ms,
             self.expires_ms,
             self.attempts,
+            self.rev,
             self.endpoint
         )
     }
@@ -125,7 +130,7 @@ impl Record {
     pub fn decode(item_name: &str, value: &str) -> Option<Record> {
         let key = item_name.strip_prefix(PREFIX)?;
         super::key::validate(key).ok()?;
-        let mut fields = value.splitn(8, ',');
+        let mut fields = value.splitn(9, ',');
         if fields.next()? != "1" {
             return None;
         }
@@ -142,6 +147,7 @@ impl Record {
         let updated_ms = fields.next()?.parse().ok()?;
         let expires_ms = fields.next()?.parse().ok()?;
         let attempts = fields.next()?.parse().ok()?;
+        let rev = fields.next()?.parse().ok()?;
         let endpoint = fields.next()?;
         Some(Record {
             key: key.to_owned(),
@@ -152,6 +158,7 @@ impl Record {
             updated_ms,
             expires_ms,
             attempts,
+            rev,
         })
     }
 
@@ -183,6 +190,7 @@ mod tests {
             updated_ms: 1_700_000_000_500,
             expires_ms: 1_700_000_001_000,
             attempts: 3,
+            rev: 7,
         }
     }
 
@@ -210,7 +218,7 @@ mod tests {
             &good.replacen("1,", "2,", 1),
             &good.replacen(",s,", ",x,", 1),
             &good.replacen(&r.fingerprint, "zz", 1),
-            "1,p,abc,1,2,3,/x",
+            "1,p,abc,1,2,3,4,5,/x",
             &good.replacen(",3,", ",-3,", 1),
             "{\"key\":\"k-1\"}",
         ] {
