@@ -51,6 +51,98 @@ export function installFetch(steps) {
   };
   return calls;
 }
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
+}
+// Generated bad input: each case poisons exactly one of details, key and options.
+export function hostileCases(seed, perKind) {
+  const r = rng(seed);
+  const pick = (a) => a[Math.floor(r() * a.length)];
+  const okDetails = () => ({ amount: 1 + Math.floor(r() * 1e6), currency: 'usd', note: 'é😀\u2028', items: [{ sku: 'a', qty: 2 }] });
+  const okOptions = () => ({ endpoint: '/api/charges', maxRetries: 0 });
+  const thrower = (what) => { throw new Error(what); };
+  const poisons = [
+    () => NaN, () => Infinity, () => -Infinity, () => 10n ** 30n, () => Symbol('s'), () => function f() {},
+    () => new (class Basket {})(), () => new Map([[1, 2]]), () => new Set([1]), () => new Number(1),
+    () => new String('s'), () => new Uint8Array(3), () => /re/g, () => Promise.resolve(1), () => new Error('e'),
+    () => new WeakMap(), () => '\uD800', () => 'a\uDC00b', () => ({ get x() { return thrower('getter'); } }),
+    () => new Proxy({}, { get() { thrower('get trap'); } , ownKeys() { return ['x']; }, getOwnPropertyDescriptor() { return { enumerable: true, configurable: true, value: 1 }; } }),
+    () => new Proxy({}, { ownKeys() { thrower('ownKeys trap'); } }),
+    () => new Proxy({}, { getPrototypeOf() { thrower('proto trap'); } }),
+    () => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; },
+    () => ({ toJSON() { thrower('toJSON'); } }), () => ({ toJSON() { return () => 1; } }),
+    () => ({ toJSON() { return NaN; } }), () => { let o = {}; for (let i = 0; i < 40; i++) o = { o }; return o; },
+    () => 'x'.repeat(150000), () => new Array(20001).fill(0), () => [1, , 3], () => [undefined],
+    () => Object.create(Array.prototype), () => Object.create(Object.create(null)),
+    () => ({ get n() { return NaN; } }),
+  ];
+  const cyclic = () => { const o = okDetails(); o.items[0].back = o; return o; };
+  const cases = [];
+  for (let i = 0; i < perKind; i++) {
+    // Details: a valid base with one poison at a random depth.
+    let d;
+    if (r() < 0.1) d = pick([null, undefined, 'amount=5', 42, true, [], [1], () => 1, Symbol(), 1n, new Date(0)]);
+    else if (r() < 0.05) d = cyclic();
+    else {
+      d = okDetails();
+      const p = pick(poisons)();
+      const depth = Math.floor(r() * 4);
+      let at = d;
+      for (let k = 0; k < depth; k++) { at.nest = { z: k }; at = at.nest; }
+      if (r() < 0.5) at['k' + i] = p; else at.list = [1, 'two', p];
+    }
+    cases.push([d, undefined, okOptions(), 'details #' + i]);
+  }
+  const badKeyChars = [' ', '\t', '\r', '\n', '\0', '"', "'", ',', '\\', '\x7f', 'é', '😀', '\u2028'];
+  for (let i = 0; i < perKind; i++) {
+    let k;
+    if (r() < 0.25) k = pick([0, 1.5, NaN, true, {}, [], () => 1, Symbol(), 1n, '', 'x'.repeat(256 + Math.floor(r() * 2000))]);
+    else {
+      const base = Math.random().toString(36).slice(2, 2 + 1 + Math.floor(r() * 30));
+      const at = Math.floor(r() * (base.length + 1));
+      k = base.slice(0, at) + pick(badKeyChars) + base.slice(at);
+    }
+    cases.push([okDetails(), k, okOptions(), 'key #' + i]);
+  }
+  const bad = {
+    endpoint: [undefined, null, 42, '', '   ', '/a\nb', '/a\0', 'x'.repeat(3000), {}, Symbol()],
+    timeoutMs: [NaN, Infinity, -1, 0, 1.5, 1e12, '100', 10n, null, {}, true],
+    maxRetries: [NaN, -1, 1.5, 11, '2', null, 1n],
+    retryDelayMs: [NaN, -5, 0.5, 1e9, 'x'],
+    maxRetryDelayMs: [Infinity, -1, 2.5, 'x'],
+    maxRetryAfterMs: [NaN, -1, 1e10, []],
+    keyTtlMs: [0, -1, 1e15, NaN, '1d'],
+    headers: ['x', 42, [], { a: 1 }, { 'bad name': 'v' }, { X: 'a\r\nb' }, { X: 'a\nb' }, { X: 'a\0b' }, { X: undefined }, { '': 'v' }, { 'X': 'é\u0100' }],
+    signal: [{}, 'sig', 1, true],
+    onEvent: ['f', 1, {}],
+    credentials: ['all', 1, null, ''],
+    idempotencyHeader: ['', 'a b', 'X:Y', 1, 'é', null],
+    quotedKey: ['yes', 1, null, {}],
+  };
+  const fields = Object.keys(bad);
+  for (let i = 0; i < perKind; i++) {
+    let o;
+    const roll = r();
+    if (roll < 0.08) o = pick([null, undefined, 'x', 1, [], () => ({})]);
+    else if (roll < 0.12) o = { get endpoint() { return thrower('endpoint getter'); } };
+    else if (roll < 0.16) o = new Proxy(okOptions(), { get(t, k) { if (k === 'headers') thrower('headers trap'); return t[k]; } });
+    else { const f = pick(fields); o = okOptions(); o[f] = pick(bad[f]); if (f === 'endpoint' && o.endpoint === undefined) delete o.endpoint; }
+    cases.push([okDetails(), undefined, o, 'options #' + i]);
+  }
+  return cases;
+}
+// Every payonce item in storage must be a bare record: key, state, fingerprint, numbers, endpoint.
+export function auditStorage() {
+  const bad = [];
+  for (let i = 0; i < sessionStorage.length; i++) {
+    const k = sessionStorage.key(i);
+    if (!k.startsWith('payonce:')) continue;
+    const v = sessionStorage.getItem(k);
+    if (!/^payonce:v1:[!#-&(-+\--\[\]-~]{1,255}$/.test(k) || !/^1,[psf],[0-9a-f]{64},\d+,\d+,\d+,\d+,\d+,\/[a-z\/]*$/.test(v)) bad.push(k + '=' + v);
+  }
+  return bad.join('\n');
+}
 export function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
 export function storageDump() {
   const out = [];
@@ -78,6 +170,10 @@ extern "C" {
     fn get_item(k: &str) -> Option<String>;
     #[wasm_bindgen(js_name = clearStorage)]
     fn clear_storage();
+    #[wasm_bindgen(js_name = hostileCases)]
+    fn hostile_cases(seed: u32, per_kind: u32) -> Array;
+    #[wasm_bindgen(js_name = auditStorage)]
+    fn audit_storage() -> String;
 }
 
 const DETAILS: &str = "{ amount: 5000, currency: 'usd', customer_id: 'cust_12345', payment_method_id: 'pm_card_visa' }";
@@ -105,9 +201,16 @@ fn n(target: &JsValue, path: &str) -> f64 {
 }
 
 /// Settles a payment: Ok(result) or Err(error).
+/// Pays, then checks that storage holds nothing but bare records.
 async fn pay(details: JsValue, key: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     let p = payonce::process_payment(details, key, options);
-    JsFuture::from(p).await
+    let result = JsFuture::from(p).await;
+    let bad = audit_storage();
+    assert!(
+        bad.is_empty(),
+        "storage holds more than bare records:\n{bad}"
+    );
+    result
 }
 
 async fn pay_ok(details: &str, extra: &str) -> JsValue {
@@ -125,6 +228,11 @@ async fn pay_err(details: JsValue, key: JsValue, options: JsValue) -> JsValue {
 }
 
 fn fresh(steps: &str) -> Array {
+    let bad = audit_storage();
+    assert!(
+        bad.is_empty(),
+        "the last test left more than bare records in storage:\n{bad}"
+    );
     reset();
     payonce::simulate_reload();
     install_fetch(v(steps))
@@ -644,4 +752,59 @@ fn new_keys_are_uuid_v4_and_distinct() {
     let b = payonce::new_idempotency_key().unwrap();
     assert!(is_uuid_v4(&a) && is_uuid_v4(&b));
     assert_ne!(a, b);
+}
+
+#[wasm_bindgen_test]
+async fn thousands_of_generated_bad_inputs_are_refused_and_nothing_is_sent() {
+    let calls = fresh("[]");
+    let cases = hostile_cases(20261127, 1200);
+    let mut tried = 0;
+    for case in cases.iter() {
+        let case: Array = case.into();
+        let label = case.get(3).as_string().unwrap_or_default();
+        let e = pay_err(case.get(0), case.get(1), case.get(2)).await;
+        assert_eq!(
+            s(&e, "code"),
+            "invalid_input",
+            "{label}: {}",
+            s(&e, "message")
+        );
+        assert!(payonce::is_payment_error(e.clone()), "{label}");
+        assert!(!s(&e, "message").is_empty(), "{label}");
+        tried += 1;
+    }
+    assert_eq!(calls.length(), 0, "a bad input reached the network");
+    console_log!("bad inputs tried: {tried}, all refused with invalid_input, none sent");
+    assert!(tried >= 3000);
+    let calls = install_fetch(v("[{}]"));
+    pay_ok(DETAILS, "").await;
+    assert_eq!(calls.length(), 1, "the module still pays");
+}
+
+#[wasm_bindgen_test]
+async fn quota_running_out_midway_loses_nothing() {
+    let calls = fresh("[{ status: 503 }, { status: 503 }, { status: 503 }, {}]");
+    // Storage accepts two more writes, then throws QuotaExceededError.
+    let _ = v("(() => { let left = 2; const set = Storage.prototype.setItem; Storage.prototype.setItem = function (k, val) { if (left-- <= 0) throw new DOMException('full', 'QuotaExceededError'); return set.call(this, k, val); }; })()");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    let r = pay_ok(DETAILS, "").await;
+    assert_eq!(
+        s(&r, "key"),
+        s(&e, "key"),
+        "the key survived the full storage"
+    );
+    assert_eq!(calls.length(), 4);
+    reset();
+}
+
+#[wasm_bindgen_test]
+async fn a_clock_set_backwards_keeps_the_key() {
+    let calls = fresh("[{ status: 500 }, { status: 500 }, { status: 500 }, {}]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    let _ = v("(() => { const now = Date.now; globalThis.__realNow = now; Date.now = () => now() - 6 * 3600 * 1000; })()");
+    payonce::simulate_reload();
+    let r = pay_ok(DETAILS, "").await;
+    let _ = v("(Date.now = globalThis.__realNow)");
+    assert_eq!(s(&r, "key"), s(&e, "key"));
+    assert_eq!(calls.length(), 4);
 }

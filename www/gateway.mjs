@@ -40,6 +40,15 @@ export const FAULTS = {
   unavailable: 'answer 503 without charging',
   rateLimit: 'answer 429 with Retry-After: retryAfter seconds, without charging',
   hold: 'hold the request in progress until POST /api/release, then charge and answer',
+  // Hostile answers, for the hardening tests. Each charges unless it says otherwise.
+  notJson: 'charge, answer 201 with a body that is not JSON',
+  empty: 'charge, answer 201 with an empty body',
+  huge: 'charge, answer 201 with a 5 MB JSON body',
+  wrongType: 'charge, answer 201 with JSON labelled text/html',
+  redirect: 'answer 302 to another page without charging',
+  garbageRetryAfter: 'answer 429 with Retry-After: soon, without charging',
+  resetMidBody: 'charge, send the headers and half the body, then reset the connection',
+  stallBody: 'charge, send the headers and half the body, then nothing for a minute',
 };
 
 /**
@@ -120,6 +129,12 @@ export async function startGateway(opts = {}) {
     if (fault?.kind === 'unavailable') {
       return answer(503, { error: 'unavailable', message: 'the gateway is briefly unavailable' });
     }
+    if (fault?.kind === 'redirect') {
+      return answer(302, { error: 'moved' }, { Location: '/elsewhere' });
+    }
+    if (fault?.kind === 'garbageRetryAfter') {
+      return answer(429, { error: 'rate_limited' }, { 'Retry-After': 'soon' });
+    }
     if (fault?.kind === 'rateLimit') {
       return answer(429, { error: 'rate_limited', message: 'slow down' }, { 'Retry-After': String(fault.retryAfter ?? 1) });
     }
@@ -160,6 +175,7 @@ export async function startGateway(opts = {}) {
       return;
     }
     complete();
+    if (fault && hostile(fault.kind, res, record, entry)) return;
     if (fault?.kind === 'drop') {
       entry.status = -1;
       req.socket.destroy();
@@ -172,6 +188,32 @@ export async function startGateway(opts = {}) {
       return;
     }
     answer(record.status, record.body);
+  }
+
+  /** Answers a charged request in a hostile way; true when it did. */
+  function hostile(kind, res, record, entry) {
+    const send = (status, type, body) => {
+      entry.status = status;
+      res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
+      res.end(body);
+    };
+    switch (kind) {
+      case 'notJson': send(201, 'application/json', 'charged <b>OK</b>'); return true;
+      case 'empty': send(201, 'application/json', ''); return true;
+      case 'huge': send(201, 'application/json', JSON.stringify({ ...record.body, padding: 'x'.repeat(5 << 20) })); return true;
+      case 'wrongType': send(201, 'text/html', JSON.stringify(record.body)); return true;
+      case 'resetMidBody':
+      case 'stallBody': {
+        const body = JSON.stringify(record.body);
+        entry.status = -1;
+        res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': String(body.length * 2) });
+        res.write(body.slice(0, body.length >> 1));
+        const timer = setTimeout(() => res.socket?.destroy(), kind === 'stallBody' ? 60000 : 50);
+        res.on('close', () => clearTimeout(timer));
+        return true;
+      }
+      default: return false;
+    }
   }
 
   function validate(d) {

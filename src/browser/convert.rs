@@ -45,7 +45,9 @@ pub fn details(value: &JsValue) -> Result<Value, String> {
     };
     let mut path = String::from("details");
     match walker.walk(value, &mut path, true)? {
-        Some(v) => Ok(v),
+        Some(v @ Value::Object(_)) => Ok(v),
+        // A toJSON() at the top (a Date, a class) turned the details into something else.
+        Some(_) => Err("payment details must be an object whose JSON form is an object; its toJSON() returned something else".into()),
         None => Err("payment details are undefined".into()),
     }
 }
