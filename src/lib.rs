@@ -163,7 +163,7 @@ pub fn pending_payments(endpoint: JsValue) -> Array {
     let endpoint = endpoint.as_string();
     let now = now_ms();
     let mut records: Vec<Record> = SessionStore
-        .load()
+        .all()
         .into_iter()
         .filter(|r| r.state == State::Pending && !r.is_expired(now))
         .filter(|r| endpoint.as_ref().is_none_or(|e| *e == r.endpoint))
@@ -181,7 +181,7 @@ pub fn forget_payment(key: JsValue) -> bool {
     let Some(key) = key.as_string() else {
         return false;
     };
-    let found = SessionStore.load().iter().any(|r| r.key == key);
+    let found = SessionStore.by_key(&key).is_some();
     SessionStore.remove(&key);
     found
 }

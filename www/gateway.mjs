@@ -71,7 +71,16 @@ export async function startGateway(opts = {}) {
   async function handle(req, res) {
     const url = new URL(req.url, 'http://gateway.local');
     if (url.pathname === '/api/charges' && req.method === 'POST') return charge(req, res);
-    if (url.pathname === '/api/ledger' && req.method === 'GET') return json(res, 200, ledger());
+    if (url.pathname === '/api/ledger' && req.method === 'GET') {
+      const order = url.searchParams.get('order');
+      if (order === null) return json(res, 200, ledger());
+      // One order's charges only: cheap to poll when the ledger is long.
+      return json(res, 200, { charges: state.charges.filter((c) => c.order === order), held: state.held.length });
+    }
+    if (url.pathname === '/api/faults/clear' && req.method === 'POST') {
+      state.faults.length = 0;
+      return json(res, 200, { queued: [] });
+    }
     if (url.pathname === '/api/faults' && req.method === 'POST') {
       const body = await readJson(req);
       if (!body.ok) return json(res, 400, { error: 'bad_request', message: body.error });

@@ -2,7 +2,7 @@
 
 use super::js;
 use crate::core::engine::Store;
-use crate::core::record::{Record, PREFIX};
+use crate::core::record::Record;
 use crate::core::store::{Backend, Mirrored, Unavailable};
 use wasm_bindgen::JsCast;
 use web_sys::Storage;
@@ -20,20 +20,17 @@ fn session() -> Result<Storage, Unavailable> {
 }
 
 impl Backend for SessionBackend {
-    fn items(&self) -> Result<Vec<(String, String)>, Unavailable> {
+    fn names(&self) -> Result<Vec<String>, Unavailable> {
         let storage = session()?;
         let len = storage.length().map_err(|_| Unavailable)?;
-        let names: Vec<String> = (0..len)
+        Ok((0..len)
             .filter_map(|i| storage.key(i).ok().flatten())
-            .filter(|name| name.starts_with(PREFIX))
-            .collect();
-        Ok(names
-            .into_iter()
-            .filter_map(|name| {
-                let value = storage.get_item(&name).ok().flatten()?;
-                Some((name, value))
-            })
+            .filter(|name| name.starts_with("payonce:"))
             .collect())
+    }
+
+    fn get(&self, name: &str) -> Result<Option<String>, Unavailable> {
+        session()?.get_item(name).map_err(|_| Unavailable)
     }
 
     fn set(&self, name: &str, value: &str) -> Result<(), Unavailable> {
@@ -60,8 +57,20 @@ impl SessionStore {
 }
 
 impl Store for SessionStore {
-    fn load(&self) -> Vec<Record> {
-        STORE.with(Store::load)
+    fn by_key(&self, key: &str) -> Option<Record> {
+        STORE.with(|s| s.by_key(key))
+    }
+
+    fn by_fingerprint(&self, fingerprint: &str) -> Option<Record> {
+        STORE.with(|s| s.by_fingerprint(fingerprint))
+    }
+
+    fn all(&self) -> Vec<Record> {
+        STORE.with(Store::all)
+    }
+
+    fn sweep(&self, now_ms: u64) {
+        STORE.with(|s| s.sweep(now_ms));
     }
 
     fn save(&self, record: &Record) {

@@ -65,14 +65,27 @@ pub trait Clock {
 }
 
 /// Where records live. Implementations never fail: a store that cannot write
-/// keeps the record in memory for the page.
+/// keeps the record in memory for the page. Lookups are by key and by
+/// fingerprint, so a payment costs the same however many came before it.
 pub trait Store {
+    /// The record with this key, if any.
+    fn by_key(&self, key: &str) -> Option<Record>;
+    /// The live record most recently saved for this fingerprint, if any.
+    fn by_fingerprint(&self, fingerprint: &str) -> Option<Record>;
     /// Every readable record (corrupt and foreign items are skipped).
-    fn load(&self) -> Vec<Record>;
+    fn all(&self) -> Vec<Record>;
     /// Writes or replaces the record under its key.
     fn save(&self, record: &Record);
     /// Deletes the record with this key.
     fn remove(&self, key: &str);
+    /// Drops expired records. May do the work only once per page.
+    fn sweep(&self, now_ms: u64) {
+        for r in self.all() {
+            if r.is_expired(now_ms) {
+                self.remove(&r.key);
+            }
+        }
+    }
 }
 
 /// What payonce is doing, for logs and UIs.
@@ -140,8 +153,8 @@ pub struct Success<B> {
     pub body: B,
 }
 
-/// Picks the record (and so the key) for a payment, writing it to the store
-/// before anything is sent.
+/// Picks the record (and so the key) for a payment. [`run`] writes it to the
+/// store before the first request leaves.
 ///
 /// A caller key wins, unless it is already bound to other details. Without
 /// one, an unexpired pending or succeeded record for the same fingerprint is
@@ -155,16 +168,13 @@ pub fn resolve<S: Store, B>(
     caller_key: Option<&str>,
     mint: impl FnOnce() -> String,
 ) -> Result<Record, PayError<B>> {
-    let mut records = store.load();
-    records.retain(|r| {
-        let expired = r.is_expired(now_ms);
-        if expired {
-            store.remove(&r.key);
-        }
-        !expired
-    });
+    store.sweep(now_ms);
     let found = match caller_key {
-        Some(key) => match records.into_iter().find(|r| r.key == key) {
+        Some(key) => match store.by_key(key) {
+            Some(r) if r.is_expired(now_ms) => {
+                store.remove(&r.key);
+                None
+            }
             Some(r) if r.fingerprint != fingerprint => {
                 let mut err = PayError::new(
                     Code::KeyReused,
@@ -177,12 +187,15 @@ pub fn resolve<S: Store, B>(
             }
             found => found,
         },
-        None => records
-            .into_iter()
-            .filter(|r| r.fingerprint == fingerprint && r.is_live(now_ms))
-            .max_by_key(|r| r.updated_ms),
+        None => match store.by_fingerprint(fingerprint) {
+            Some(r) if r.is_expired(now_ms) => {
+                store.remove(&r.key);
+                None
+            }
+            found => found.filter(|r| r.is_live(now_ms) && r.fingerprint == fingerprint),
+        },
     };
-    let record = found.unwrap_or_else(|| {
+    Ok(found.unwrap_or_else(|| {
         let key = caller_key.map_or_else(mint, str::to_owned);
         Record::new(
             key,
@@ -191,9 +204,7 @@ pub fn resolve<S: Store, B>(
             now_ms,
             ttl_ms,
         )
-    });
-    store.save(&record);
-    Ok(record)
+    }))
 }
 
 /// Sends the payment until the server gives a final answer, the retries run
@@ -402,7 +413,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::core::record::fingerprint;
     use std::cell::{Cell, RefCell};
-    use std::collections::{BTreeMap, VecDeque};
+    use std::collections::VecDeque;
     use std::future::Future;
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
@@ -489,28 +500,7 @@ pub(crate) mod tests {
         }
     }
 
-    #[derive(Default)]
-    pub struct MemStore(pub RefCell<BTreeMap<String, String>>);
-
-    impl Store for MemStore {
-        fn load(&self) -> Vec<Record> {
-            self.0
-                .borrow()
-                .iter()
-                .filter_map(|(k, v)| Record::decode(k, v))
-                .collect()
-        }
-        fn save(&self, record: &Record) {
-            self.0
-                .borrow_mut()
-                .insert(record.item_name(), record.encode());
-        }
-        fn remove(&self, key: &str) {
-            self.0
-                .borrow_mut()
-                .remove(&format!("{}{key}", crate::core::record::PREFIX));
-        }
-    }
+    pub type MemStore = crate::core::store::Mirrored<crate::core::store::tests::FlakyBackend>;
 
     #[derive(Default)]
     struct Log(RefCell<Vec<String>>);
@@ -560,7 +550,7 @@ pub(crate) mod tests {
             t.sent.borrow().as_slice(),
             [(EP.to_owned(), BODY.to_owned(), "k1".to_owned())]
         );
-        let rec = &s.load()[0];
+        let rec = &s.all()[0];
         assert_eq!((rec.state, rec.attempts), (State::Succeeded, 1));
         assert!(c.sleeps.borrow().is_empty());
     }
@@ -571,7 +561,7 @@ pub(crate) mod tests {
         impl Transport for Peek<'_> {
             type Body = u32;
             async fn send(&self, _: &Request<'_>) -> Result<Response<u32>, Failure> {
-                *self.1.borrow_mut() = self.0.load().first().map(|r| r.state);
+                *self.1.borrow_mut() = self.0.all().first().map(|r| r.state);
                 Err(Failure::Aborted)
             }
         }
@@ -645,12 +635,12 @@ pub(crate) mod tests {
         );
         assert_eq!(err.body, Some(3));
         assert!(err.message.contains("key is kept"), "{}", err.message);
-        assert_eq!(s.load()[0].state, State::Pending);
+        assert_eq!(s.all()[0].state, State::Pending);
         // The shopper clicks again: same key, no new one minted.
         let t2 = FakeTransport::new(vec![Ok((200, None, true))]);
         let ok = pay(&t2, &c, &s, None, "k2").unwrap();
         assert_eq!(ok.key, "k1");
-        assert_eq!(s.load()[0].attempts, 4);
+        assert_eq!(s.all()[0].attempts, 4);
     }
 
     #[test]
@@ -682,7 +672,7 @@ pub(crate) mod tests {
                     Code::Http
                 }
             );
-            assert_eq!(s.load()[0].state, State::Failed);
+            assert_eq!(s.all()[0].state, State::Failed);
             // The next try is a new payment with a new key.
             let t2 = FakeTransport::new(vec![Ok((200, None, false))]);
             assert_eq!(pay(&t2, &c, &s, None, "k2").unwrap().key, "k2");
@@ -716,7 +706,7 @@ pub(crate) mod tests {
             (err.code, err.attempts, err.retryable),
             (Code::Redirect, 1, false)
         );
-        assert_eq!(s.load()[0].state, State::Pending);
+        assert_eq!(s.all()[0].state, State::Pending);
     }
 
     #[test]
@@ -726,7 +716,7 @@ pub(crate) mod tests {
         c.abort_on_sleep.set(true);
         let err = pay(&t, &c, &s, None, "k1").unwrap_err();
         assert_eq!((err.code, err.attempts), (Code::Aborted, 1));
-        assert_eq!(s.load()[0].state, State::Pending);
+        assert_eq!(s.all()[0].state, State::Pending);
     }
 
     #[test]
@@ -756,7 +746,10 @@ pub(crate) mod tests {
         let later = 1000 + TTL + 1;
         let r = resolve::<_, u32>(&s, later, TTL, EP, &fp(), None, minted("k2")).unwrap();
         assert_eq!(r.key, "k2");
-        assert_eq!(s.load().len(), 1, "the expired record was purged");
+        assert!(
+            s.all().is_empty(),
+            "the expired record was purged (the new one is written by run)"
+        );
     }
 
     #[test]

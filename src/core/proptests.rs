@@ -259,7 +259,7 @@ proptest! {
             }
             // One payment never has two live keys.
             let now = clock.now.get();
-            let live: Vec<_> = store.load().into_iter().filter(|r| r.is_live(now)).collect();
+            let live: Vec<_> = store.all().into_iter().filter(|r| r.is_live(now)).collect();
             let fps: HashSet<_> = live.iter().map(|r| r.fingerprint.clone()).collect();
             prop_assert_eq!(fps.len(), live.len(), "two live keys for one payment");
             prop_assert!(live.iter().all(|r| r.state != State::Failed));

@@ -1,0 +1,306 @@
+// payonce benchmark: size shipped, overhead per call against raw fetch, cold
+// start against ky, and exactly-once under randomized chaos against two
+// baselines. Prints figures and writes bench/results.json and bench/RESULTS.md.
+// It measures; it does not pass or fail. All traffic stays on 127.0.0.1.
+//
+//   node bench/run.mjs [size] [overhead] [cold] [chaos]   (default: all)
+//   CHAOS_N=500 OVERHEAD_N=2000 COLD_N=20 SEED=1 to change the counts.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { startGateway } from '../www/gateway.mjs';
+import { launchBrowser } from '../tests/e2e/harness.mjs';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const tmp = join(root, 'bench/.tmp');
+const env = (name, fallback) => Number(process.env[name] ?? fallback);
+const CHAOS_N = env('CHAOS_N', 500);
+const OVERHEAD_N = env('OVERHEAD_N', 2000);
+const COLD_N = env('COLD_N', 20);
+const SEED = env('SEED', 20261127);
+const wanted = process.argv.slice(2);
+const want = (name) => wanted.length === 0 || wanted.includes(name);
+
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+const gz = (buf) => gzipSync(buf, { level: 9 }).length;
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+const median = (xs) => quantile(xs, 0.5);
+const ms = (x) => `${x.toFixed(2)} ms`;
+
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function bundle(entry, outfile) {
+  await build({
+    entryPoints: [join(root, entry)],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    outfile,
+    absWorkingDir: root,
+    logLevel: 'error',
+  });
+  return readFile(outfile);
+}
+
+async function size() {
+  const wasm = await readFile(join(root, 'pkg/payonce_bg.wasm'));
+  const glue = await readFile(join(root, 'pkg/payonce.js'));
+  const glueMin = await bundle('bench/baselines/payonce.js', join(tmp, 'payonce.bundle.js'));
+  const axios = await bundle('bench/baselines/axios-uuid.js', join(tmp, 'axios-uuid.bundle.js'));
+  const ky = await bundle('bench/baselines/ky.js', join(tmp, 'ky.bundle.js'));
+  const out = {
+    payonce: {
+      wasmBytes: wasm.length,
+      wasmGzip: gz(wasm),
+      glueBytes: glue.length,
+      glueGzip: gz(glue),
+      glueMinifiedGzip: gz(glueMin),
+      totalGzip: gz(wasm) + gz(glueMin),
+    },
+    axiosUuid: { minifiedBytes: axios.length, gzip: gz(axios) },
+    ky: { minifiedBytes: ky.length, gzip: gz(ky) },
+    targetGzip: 12 * 1024,
+  };
+  out.payonce.vsAxiosUuid = out.payonce.totalGzip / out.axiosUuid.gzip;
+  out.payonce.vsKy = out.payonce.totalGzip / out.ky.gzip;
+  try {
+    // Names survive only before wasm-opt: run wasm-bindgen again on the release artefact, keeping them.
+    const named = join(tmp, 'named');
+    execFileSync('wasm-bindgen', ['--target', 'web', '--keep-debug', '--out-dir', named,
+      join(root, 'target/wasm32-unknown-unknown/release/payonce.wasm')]);
+    out.twiggyTop = execFileSync('twiggy', ['top', '-n', '20', join(named, 'payonce_bg.wasm')], { encoding: 'utf8' });
+  } catch (e) {
+    out.twiggyTop = `twiggy unavailable: ${e.message.split('\n')[0]}`;
+  }
+  console.log('\n== size shipped to the shopper (gzip -9)');
+  console.log(`payonce  wasm ${kb(out.payonce.wasmGzip)} + glue ${kb(out.payonce.glueMinifiedGzip)} (minified; ${kb(out.payonce.glueGzip)} as shipped) = ${kb(out.payonce.totalGzip)}   target 12.0 KB`);
+  console.log(`axios + uuid ${kb(out.axiosUuid.gzip)}   (payonce is ${out.payonce.vsAxiosUuid.toFixed(2)}x)`);
+  console.log(`ky           ${kb(out.ky.gzip)}   (payonce is ${out.payonce.vsKy.toFixed(2)}x)`);
+  console.log(out.twiggyTop);
+  return out;
+}
+
+async function withBench(fn) {
+  const gateway = await startGateway({
+    roots: { '/pkg/': join(root, 'pkg'), '/bench/': join(root, 'bench'), '/': join(root, 'www') },
+    quiet: true,
+  });
+  const browser = await launchBrowser();
+  try {
+    return await fn(gateway, browser);
+  } finally {
+    await browser.close();
+    await gateway.close();
+  }
+}
+
+async function openBench(context, gateway) {
+  const page = await context.newPage();
+  await page.goto(`${gateway.url}/bench/page.html`);
+  await page.waitForSelector('html[data-ready="true"]', { state: 'attached', timeout: 15000 });
+  return page;
+}
+
+async function overhead() {
+  return withBench(async (gateway, browser) => {
+    const context = await browser.newContext();
+    const page = await openBench(context, gateway);
+    await page.evaluate(() => window.bench.overhead(50, 'warmup'));
+    await page.evaluate(() => sessionStorage.clear());
+    const { lib, raw, stored } = await page.evaluate((n) => window.bench.overhead(n, 'run'), OVERHEAD_N);
+    await context.close();
+    const out = {
+      calls: OVERHEAD_N,
+      payonce: { median: median(lib), p99: quantile(lib, 0.99) },
+      rawFetch: { median: median(raw), p99: quantile(raw, 0.99) },
+      recordsInStorageAtEnd: stored,
+    };
+    out.medianRatio = out.payonce.median / out.rawFetch.median;
+    out.p99Ratio = out.payonce.p99 / out.rawFetch.p99;
+    // The same figures over the first and last 200 calls: does a growing store cost?
+    out.first200MedianRatio = median(lib.slice(0, 200)) / median(raw.slice(0, 200));
+    out.last200MedianRatio = median(lib.slice(-200)) / median(raw.slice(-200));
+    console.log(`\n== overhead per call: ${OVERHEAD_N} sequential payments each way, interleaved, headless Chromium, local gateway`);
+    console.log(`payonce   median ${ms(out.payonce.median)}  p99 ${ms(out.payonce.p99)}`);
+    console.log(`raw fetch median ${ms(out.rawFetch.median)}  p99 ${ms(out.rawFetch.p99)}`);
+    console.log(`ratio     median ${out.medianRatio.toFixed(3)}  p99 ${out.p99Ratio.toFixed(3)}   target median <= 1.05`);
+    console.log(`median ratio over the first 200 calls ${out.first200MedianRatio.toFixed(3)}, the last 200 ${out.last200MedianRatio.toFixed(3)} (${stored} records in storage at the end)`);
+    return out;
+  });
+}
+
+async function coldStart() {
+  return withBench(async (gateway, browser) => {
+    const times = { payonce: [], ky: [] };
+    for (let i = 0; i < COLD_N; i++) {
+      for (const lib of i % 2 ? ['ky', 'payonce'] : ['payonce', 'ky']) {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(`${gateway.url}/bench/cold.html?lib=${lib}`);
+        await page.waitForSelector('html[data-ms]', { state: 'attached', timeout: 15000 });
+        times[lib].push(Number(await page.$eval('html', (h) => h.dataset.ms)));
+        await context.close();
+      }
+    }
+    const out = { loads: COLD_N, payonce: { median: median(times.payonce) }, ky: { median: median(times.ky) } };
+    out.ratio = out.payonce.median / out.ky.median;
+    console.log(`\n== cold start: import to first call possible, median of ${COLD_N} fresh page loads`);
+    console.log(`payonce (fetch + compile + instantiate the wasm) ${ms(out.payonce.median)}`);
+    console.log(`ky (import the minified bundle)                  ${ms(out.ky.median)}   payonce/ky ${out.ratio.toFixed(2)}x`);
+    return out;
+  });
+}
+
+/** One randomized checkout scenario; the same list is run for every client. */
+function scenario(rand) {
+  const r = rand();
+  const clicks = r < 0.65 ? 1 : r < 0.85 ? 2 : 3;
+  const f = rand();
+  let faults = [];
+  let reload = false;
+  if (f < 0.30) faults = [];
+  else if (f < 0.45) faults = [{ kind: 'drop' }];
+  else if (f < 0.60) faults = [{ kind: 'slow', slowMs: 700 }];
+  else if (f < 0.75) faults = [{ kind: 'unavailable', times: 1 + Math.floor(rand() * 3) }];
+  else if (f < 0.80) faults = [{ kind: 'rateLimit', retryAfter: 1 }];
+  else if (f < 0.95) { faults = [{ kind: 'hold' }]; reload = true; }
+  else faults = [{ kind: 'drop' }, { kind: 'unavailable', times: 2 }];
+  return { clicks, faults, reload };
+}
+
+async function chaos() {
+  const rand = mulberry32(SEED);
+  const scenarios = Array.from({ length: CHAOS_N }, () => scenario(rand));
+  const clients = ['payonce', 'snippet', 'retrying'];
+  const score = {};
+  await withBench(async (gateway, browser) => {
+    const api = async (path, body) => {
+      const res = await fetch(gateway.url + path, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+      return res.json();
+    };
+    const context = await browser.newContext();
+    for (const client of clients) {
+      const s = { checkouts: 0, duplicates: 0, lost: 0, toldSuccess: 0, toldFailure: 0, charged: 0, ms: 0 };
+      const started = Date.now();
+      for (let i = 0; i < scenarios.length; i++) {
+        const sc = scenarios[i];
+        const order = `chaos-${client}-${i}`;
+        const details = { order, amount: 1000 + i, currency: 'usd' };
+        await api('/api/faults/clear', {});
+        await api('/api/release', {});
+        const page = await openBench(context, gateway);
+        await api('/api/faults', sc.faults.length ? sc.faults : []);
+        let told = null;
+        for (let round = 0; round < 3; round++) {
+          if (round === 0 && sc.reload) {
+            // The shopper clicks, the response is held, the page is reloaded mid-payment.
+            await page.evaluate(({ client, details }) => window.bench.start(client, details), { client, details });
+            const end = Date.now() + 5000;
+            while ((await api(`/api/ledger?order=${order}`)).held === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+            await page.reload();
+            await page.waitForSelector('html[data-ready="true"]', { state: 'attached', timeout: 15000 });
+            await api('/api/release', {});
+            continue;
+          }
+          const n = round === 0 ? sc.clicks : 1;
+          told = await page.evaluate(({ client, details, n }) => window.bench.click(client, details, n), { client, details, n });
+          if (told.ok) break;
+        }
+        await page.close();
+        const charges = (await api(`/api/ledger?order=${order}`)).charges.length;
+        s.checkouts += 1;
+        s.charged += charges > 0 ? 1 : 0;
+        if (told.ok) s.toldSuccess += 1; else s.toldFailure += 1;
+        if (charges > 1) s.duplicates += 1;
+        if ((told.ok && charges === 0) || (!told.ok && charges > 0)) s.lost += 1;
+      }
+      s.ms = Date.now() - started;
+      score[client] = s;
+    }
+    await context.close();
+  });
+  const out = { checkouts: CHAOS_N, seed: SEED, mix: summarize(scenarios), score };
+  console.log(`\n== exactly-once under chaos: ${CHAOS_N} randomized checkouts per client (seed ${SEED})`);
+  console.log(`scenarios: ${JSON.stringify(out.mix)}`);
+  console.log('client     duplicates  lost  told success  told failure  wall time');
+  for (const [name, s] of Object.entries(score)) {
+    console.log(`${name.padEnd(10)} ${String(s.duplicates).padStart(10)} ${String(s.lost).padStart(5)} ${String(s.toldSuccess).padStart(13)} ${String(s.toldFailure).padStart(13)}  ${(s.ms / 1000).toFixed(0)} s`);
+  }
+  console.log('snippet: one key made at page load, kept in memory, no retries; retrying: a new key per click, reused across its retries');
+  return out;
+}
+
+function summarize(scenarios) {
+  const mix = {};
+  for (const sc of scenarios) {
+    const name = sc.reload ? 'hold+reload' : sc.faults.map((f) => f.kind).join('+') || 'none';
+    mix[name] = (mix[name] ?? 0) + 1;
+  }
+  mix.doubleOrTripleClick = scenarios.filter((s) => s.clicks > 1).length;
+  return mix;
+}
+
+function machine() {
+  let chromium = 'unknown';
+  try {
+    chromium = execFileSync(process.env.CHROMIUM_PATH || 'chromium', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {}
+  return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, chromium };
+}
+
+function markdown(r) {
+  const lines = ['# Benchmark results', '', `Run ${r.date} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.machine.memoryGiB} GiB), ${r.machine.chromium}, Node ${r.machine.node}.`, ''];
+  if (r.size) {
+    const s = r.size;
+    lines.push('## Size shipped (gzip -9)', '', '| what | gzipped |', '|---|---|',
+      `| payonce: wasm + minified glue | ${kb(s.payonce.totalGzip)} (wasm ${kb(s.payonce.wasmGzip)}, glue ${kb(s.payonce.glueMinifiedGzip)}) |`,
+      `| axios + uuid (the seed snippet's stack) | ${kb(s.axiosUuid.gzip)} |`, `| ky | ${kb(s.ky.gzip)} |`, `| target for payonce | 12.0 KB |`, '',
+      'What takes the space (twiggy, before wasm-opt):', '', '```', s.twiggyTop.trim(), '```', '');
+  }
+  if (r.overhead) {
+    const o = r.overhead;
+    lines.push('## Overhead per call', '', `${o.calls} sequential payments each way, interleaved, in headless Chromium against the local gateway.`, '',
+      '| | median | p99 |', '|---|---|---|',
+      `| payonce | ${ms(o.payonce.median)} | ${ms(o.payonce.p99)} |`, `| raw fetch | ${ms(o.rawFetch.median)} | ${ms(o.rawFetch.p99)} |`,
+      `| ratio | ${o.medianRatio.toFixed(3)} | ${o.p99Ratio.toFixed(3)} |`, '',
+      `Median ratio over the first 200 calls ${o.first200MedianRatio.toFixed(3)}, over the last 200 ${o.last200MedianRatio.toFixed(3)}.`, '');
+  }
+  if (r.cold) {
+    lines.push('## Cold start', '', `Import to first call possible, median of ${r.cold.loads} fresh page loads: payonce ${ms(r.cold.payonce.median)}, ky ${ms(r.cold.ky.median)} (${r.cold.ratio.toFixed(2)}x).`, '');
+  }
+  if (r.chaos) {
+    lines.push('## Exactly-once under chaos', '', `${r.chaos.checkouts} randomized checkouts per client, seed ${r.chaos.seed}. Scenarios: ${JSON.stringify(r.chaos.mix)}.`, '',
+      '| client | duplicates | lost | told success | told failure |', '|---|---|---|---|---|');
+    for (const [name, s] of Object.entries(r.chaos.score)) lines.push(`| ${name} | ${s.duplicates} | ${s.lost} | ${s.toldSuccess} | ${s.toldFailure} |`);
+    lines.push('', '*snippet*: one key made at page load, kept in memory, no retries. *retrying*: a new key per click, reused across that click\'s retries. A duplicate is an order charged more than once; lost is told success with no charge, or told failure while charged.', '');
+  }
+  return lines.join('\n');
+}
+
+await mkdir(tmp, { recursive: true });
+const results = { date: new Date().toISOString(), machine: machine() };
+if (want('size') || want('cold')) await bundle('bench/baselines/ky.js', join(tmp, 'ky.bundle.js'));
+if (want('size')) results.size = await size();
+if (want('overhead')) results.overhead = await overhead();
+if (want('cold')) results.cold = await coldStart();
+if (want('chaos')) results.chaos = await chaos();
+await writeFile(join(root, 'bench/results.json'), JSON.stringify(results, null, 2) + '\n');
+await writeFile(join(root, 'bench/RESULTS.md'), markdown(results));
+console.log('\nwritten: bench/results.json, bench/RESULTS.md');
