@@ -55,8 +55,7 @@ fn start(details: &JsValue, key: &JsValue, options: &JsValue) -> Result<Promise,
             body.len()
         )));
     }
-    let transport = FetchTransport::new(&options);
-    transport.check_headers().map_err(PayError::invalid)?;
+    let transport = FetchTransport::new(&options).map_err(PayError::invalid)?;
     let fingerprint = fingerprint(&options.endpoint, &body);
 
     // A double-click: the same payment is already on the wire, so wait for it.

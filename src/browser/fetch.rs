@@ -12,7 +12,7 @@ use web_sys::{
 
 /// Sends payment requests with the page's `fetch`.
 pub struct FetchTransport {
-    headers: Vec<(String, String)>,
+    headers: Headers,
     header_name: String,
     quoted_key: bool,
     timeout_ms: u64,
@@ -21,27 +21,11 @@ pub struct FetchTransport {
 }
 
 impl FetchTransport {
-    /// A transport for one payment call.
-    pub fn new(options: &Options) -> Self {
-        FetchTransport {
-            headers: options.headers.clone(),
-            header_name: options.header_name.clone(),
-            quoted_key: options.quoted_key,
-            timeout_ms: options.policy.timeout_ms,
-            credentials: options.credentials,
-            signal: options.signal.clone(),
-        }
-    }
-
-    /// Checks that the caller's headers are ones the browser will send,
-    /// before any key is chosen or anything leaves.
-    pub fn check_headers(&self) -> Result<(), String> {
-        self.build_headers("x").map(|_| ())
-    }
-
-    fn build_headers(&self, key_value: &str) -> Result<Headers, String> {
+    /// A transport for one payment call. Builds the headers once, so a header
+    /// the browser refuses is an error before any key is chosen or anything leaves.
+    pub fn new(options: &Options) -> Result<Self, String> {
         let headers = Headers::new().map_err(|e| js::describe_thrown(&e))?;
-        for (name, value) in &self.headers {
+        for (name, value) in &options.headers {
             headers.append(name, value).map_err(|e| {
                 format!(
                     "options.headers['{name}'] was refused by the browser ({})",
@@ -49,15 +33,18 @@ impl FetchTransport {
                 )
             })?;
         }
-        // Ours last, so a caller header of the same name cannot replace them.
-        let set = |name: &str, value: &str| {
-            headers
-                .set(name, value)
-                .map_err(|e| format!("cannot set header {name} ({})", js::describe_thrown(&e)))
-        };
-        set("Content-Type", "application/json")?;
-        set(&self.header_name, key_value)?;
-        Ok(headers)
+        // Ours after the caller's, so a caller header of the same name cannot replace them.
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(|e| js::describe_thrown(&e))?;
+        Ok(FetchTransport {
+            headers,
+            header_name: options.header_name.clone(),
+            quoted_key: options.quoted_key,
+            timeout_ms: options.policy.timeout_ms,
+            credentials: options.credentials,
+            signal: options.signal.clone(),
+        })
     }
 }
 
@@ -120,13 +107,17 @@ impl Transport for FetchTransport {
         if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
             return Err(Failure::Aborted);
         }
-        let headers = self
-            .build_headers(&key::header_value(req.key, self.quoted_key))
-            .map_err(Failure::Network)?;
+        // The same key on every attempt; set (not append) replaces any caller header of that name.
+        self.headers
+            .set(
+                &self.header_name,
+                &key::header_value(req.key, self.quoted_key),
+            )
+            .map_err(|e| Failure::Network(js::describe_thrown(&e)))?;
         let guard = AttemptGuard::new(self.timeout_ms, self.signal.as_ref())?;
         let init = RequestInit::new();
         init.set_method("POST");
-        init.set_headers(&headers);
+        init.set_headers(&self.headers);
         init.set_body(&JsValue::from_str(req.body));
         init.set_signal(Some(&guard.controller.signal()));
         // A payment must not silently turn into a GET elsewhere: see redirects as they are.
