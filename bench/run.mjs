@@ -7,6 +7,7 @@
 //   CHAOS_N=500 OVERHEAD_N=2000 COLD_N=20 SEED=1 to change the counts.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,6 +87,17 @@ async function size() {
     execFileSync('wasm-bindgen', ['--target', 'web', '--keep-debug', '--out-dir', named,
       join(root, 'target/wasm32-unknown-unknown/release/payonce.wasm')]);
     out.twiggyTop = execFileSync('twiggy', ['top', '-n', '20', join(named, 'payonce_bg.wasm')], { encoding: 'utf8' });
+    // The same, summed by crate: the space is spread over ~1,000 small functions.
+    const csv = execFileSync('twiggy', ['top', '-n', '5000', '-f', 'csv', join(named, 'payonce_bg.wasm')], { encoding: 'utf8' });
+    const byCrate = {};
+    for (const line of csv.split('\n').slice(1)) {
+      const m = line.match(/^"?(.*?)"?,(\d+),/);
+      if (!m || m[1].includes('function names')) continue;
+      const crate = m[1].startsWith('data segment') ? '(data)' : m[1].startsWith('import ') ? '(imports)'
+        : (m[1].match(/^<?(?:&?mut )?<?([a-z_0-9]+)/)?.[1] ?? '(other)');
+      byCrate[crate] = (byCrate[crate] ?? 0) + Number(m[2]);
+    }
+    out.byCrate = Object.fromEntries(Object.entries(byCrate).sort((a, b) => b[1] - a[1]).slice(0, 12));
   } catch (e) {
     out.twiggyTop = `twiggy unavailable: ${e.message.split('\n')[0]}`;
   }
@@ -94,6 +106,7 @@ async function size() {
   console.log(`axios + uuid ${kb(out.axiosUuid.gzip)}   (payonce is ${out.payonce.vsAxiosUuid.toFixed(2)}x)`);
   console.log(`ky           ${kb(out.ky.gzip)}   (payonce is ${out.payonce.vsKy.toFixed(2)}x)`);
   console.log(out.twiggyTop);
+  if (out.byCrate) console.log('by crate, bytes before wasm-opt:', JSON.stringify(out.byCrate));
   return out;
 }
 
@@ -260,7 +273,9 @@ function summarize(scenarios) {
 function machine() {
   let chromium = 'unknown';
   try {
-    chromium = execFileSync(process.env.CHROMIUM_PATH || 'chromium', ['--version'], { encoding: 'utf8' }).trim();
+    // The binary itself: Debian's /usr/bin/chromium wrapper prints shell noise with --version.
+    const bin = ['/usr/lib/chromium/chromium', process.env.CHROMIUM_PATH || 'chromium'].find((b) => !b.startsWith('/') || existsSync(b));
+    chromium = execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {}
   return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, chromium };
 }
@@ -273,6 +288,10 @@ function markdown(r) {
       `| payonce: wasm + minified glue | ${kb(s.payonce.totalGzip)} (wasm ${kb(s.payonce.wasmGzip)}, glue ${kb(s.payonce.glueMinifiedGzip)}) |`,
       `| axios + uuid (the seed snippet's stack) | ${kb(s.axiosUuid.gzip)} |`, `| ky | ${kb(s.ky.gzip)} |`, `| target for payonce | 12.0 KB |`, '',
       'What takes the space (twiggy, before wasm-opt):', '', '```', s.twiggyTop.trim(), '```', '');
+    if (s.byCrate) {
+      lines.push('Summed by crate (bytes before wasm-opt, names section left out):', '', '| crate | bytes |', '|---|---|',
+        ...Object.entries(s.byCrate).map(([c, b]) => `| ${c} | ${b} |`), '');
+    }
   }
   if (r.overhead) {
     const o = r.overhead;
@@ -295,7 +314,12 @@ function markdown(r) {
 }
 
 await mkdir(tmp, { recursive: true });
-const results = { date: new Date().toISOString(), machine: machine() };
+// A run of some sections keeps the other sections of the last full results.
+let previous = {};
+try {
+  previous = wanted.length ? JSON.parse(await readFile(join(root, 'bench/results.json'), 'utf8')) : {};
+} catch {}
+const results = { ...previous, date: new Date().toISOString(), machine: machine() };
 if (want('size') || want('cold')) await bundle('bench/baselines/ky.js', join(tmp, 'ky.bundle.js'));
 if (want('size')) results.size = await size();
 if (want('overhead')) results.overhead = await overhead();
