@@ -23,6 +23,10 @@ payonce_setup() {
     rustup target add wasm32-unknown-unknown
   fi
 
+  # 2b. Lints used by the test command.
+  if ! cargo fmt --version >/dev/null 2>&1; then rustup component add rustfmt; fi
+  if ! cargo clippy --version >/dev/null 2>&1; then rustup component add clippy; fi
+
   # 3. wasm-pack.
   if ! command -v wasm-pack >/dev/null 2>&1; then
     $say "installing wasm-pack (about 2 minutes)"

@@ -159,7 +159,9 @@ pub fn new_idempotency_key() -> Result<String, JsValue> {
 /// The payments whose outcome is still unknown, for the page to show after a reload.
 #[wasm_bindgen(js_name = pendingPayments, skip_typescript)]
 pub fn pending_payments(endpoint: JsValue) -> Array {
-    let endpoint = endpoint.as_string();
+    let endpoint = endpoint
+        .as_string()
+        .map(|e| convert::absolute_url(&e).unwrap_or(e));
     let now = now_ms();
     let mut records: Vec<Record> = SessionStore
         .all()

@@ -141,7 +141,7 @@ export function auditStorage() {
     if (!k.startsWith('payonce:')) continue;
     const v = sessionStorage.getItem(k);
     const isIndex = /^payonce:fp:[0-9a-f]{64}$/.test(k) && /^[!#-&(-+\--\[\]-~]{1,255}$/.test(v);
-    const isRecord = /^payonce:v1:[!#-&(-+\--\[\]-~]{1,255}$/.test(k) && /^1,[psf],[0-9a-f]{64},\d+,\d+,\d+,\d+,\d+,\/[a-z\/]*$/.test(v);
+    const isRecord = /^payonce:v1:[!#-&(-+\--\[\]-~]{1,255}$/.test(k) && /^1,[psf],[0-9a-f]{64},\d+,\d+,\d+,\d+,\d+,https?:\/\/[\w.:\/-]+$/.test(v);
     if (!isIndex && !isRecord) bad.push(k + '=' + v);
   }
   return bad.join('\n');
@@ -258,7 +258,11 @@ async fn pays_once_with_a_fresh_uuid_key_and_canonical_body() {
     assert_eq!(calls.length(), 1);
     let call = calls.get(0);
     assert_eq!(s(&call, "method"), "POST");
-    assert_eq!(s(&call, "url"), "/api/charges");
+    assert_eq!(
+        s(&call, "url"),
+        s(&v("location"), "origin") + "/api/charges",
+        "the endpoint, made absolute"
+    );
     assert_eq!(s(&call, "redirect"), "manual");
     assert_eq!(s(&call, "headers.content-type"), "application/json");
     let key = s(&call, "headers.idempotency-key");
@@ -813,4 +817,34 @@ async fn a_clock_set_backwards_keeps_the_key() {
     let _ = v("(Date.now = globalThis.__realNow)");
     assert_eq!(s(&r, "key"), s(&e, "key"));
     assert_eq!(calls.length(), 4);
+}
+
+#[wasm_bindgen_test]
+async fn one_endpoint_written_three_ways_is_one_payment() {
+    let calls = fresh("[{ status: 500 }, { status: 500 }, { status: 500 }, {}, {}]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    let absolute = v("({ endpoint: location.origin + '/api/charges', retryDelayMs: 1 })");
+    let r = pay(v(DETAILS), JsValue::UNDEFINED, absolute)
+        .await
+        .expect("paid");
+    assert_eq!(s(&r, "key"), s(&e, "key"));
+    let dotted = v("({ endpoint: 'api/../api/charges', retryDelayMs: 1 })");
+    let again = pay(v(DETAILS), JsValue::UNDEFINED, dotted)
+        .await
+        .expect("paid");
+    assert_eq!(s(&again, "key"), s(&e, "key"));
+    assert_eq!(payonce::pending_payments(v("'/api/charges'")).length(), 0);
+    assert_eq!(calls.length(), 5);
+    let bad = pay_err(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        v("({ endpoint: 'http://[::1' })"),
+    )
+    .await;
+    assert_eq!(s(&bad, "code"), "invalid_input");
+    assert!(
+        s(&bad, "message").contains("not a valid URL"),
+        "{}",
+        s(&bad, "message")
+    );
 }

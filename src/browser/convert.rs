@@ -262,6 +262,8 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         }
     };
 
+    let endpoint = absolute_url(&endpoint)?;
+
     let defaults = Policy::default();
     let policy = Policy {
         max_retries: whole(
@@ -347,27 +349,9 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         }
     };
 
-    let signal = field("signal")?;
-    let signal = if signal.is_undefined() || signal.is_null() {
-        None
-    } else {
-        Some(
-            signal
-                .dyn_into::<AbortSignal>()
-                .map_err(|_| "options.signal must be an AbortSignal".to_owned())?,
-        )
-    };
-
-    let on_event = field("onEvent")?;
-    let on_event = if on_event.is_undefined() || on_event.is_null() {
-        None
-    } else {
-        Some(
-            on_event
-                .dyn_into::<Function>()
-                .map_err(|_| "options.onEvent must be a function".to_owned())?,
-        )
-    };
+    let signal =
+        optional::<AbortSignal>(field("signal")?, "options.signal must be an AbortSignal")?;
+    let on_event = optional::<Function>(field("onEvent")?, "options.onEvent must be a function")?;
 
     let headers = headers(&field("headers")?)?;
     Ok(Options {
@@ -380,6 +364,37 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         credentials,
         signal,
         on_event,
+    })
+}
+
+/// An option of a JS type; `undefined` and `null` mean none.
+fn optional<T: JsCast>(value: JsValue, wrong: &str) -> Result<Option<T>, String> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value
+        .dyn_into::<T>()
+        .map(Some)
+        .map_err(|_| wrong.to_owned())
+}
+
+/// The endpoint as an absolute URL against the page's address, so that
+/// `/api/charges`, `api/../api/charges` and `https://shop.example/api/charges`
+/// are one endpoint, and so one payment and one key.
+pub fn absolute_url(endpoint: &str) -> Result<String, String> {
+    let base = js::get(&js_sys::global(), "location")
+        .and_then(|l| js::get(&l, "href"))
+        .ok()
+        .and_then(|h| h.as_string());
+    let url = match &base {
+        Some(base) => web_sys::Url::new_with_base(endpoint, base),
+        None => web_sys::Url::new(endpoint),
+    };
+    url.map(|u| u.href()).map_err(|e| {
+        format!(
+            "options.endpoint {endpoint:.80} is not a valid URL ({})",
+            js::describe_thrown(&e)
+        )
     })
 }
 
