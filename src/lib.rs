@@ -21,6 +21,10 @@ use js_sys::{Array, Function, Promise};
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = include_str!("payonce.d.ts");
 
