@@ -113,6 +113,8 @@ async function size() {
 async function withBench(fn) {
   const gateway = await startGateway({
     roots: { '/pkg/': join(root, 'pkg'), '/bench/': join(root, 'bench'), '/': join(root, 'www') },
+    // Cross-origin isolation gives performance.now() 5 us resolution instead of 100 us.
+    headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
     quiet: true,
   });
   const browser = await launchBrowser();
