@@ -25,5 +25,8 @@ wasm-pack test --headless --chrome
 step "release build"
 bash scripts/build.sh
 
+step "TypeScript declarations (tsc --strict on tests/types)"
+tsc -p tests/types
+
 step "end-to-end tests (release build, local gateway, headless Chromium)"
 node --test --test-concurrency=1 tests/e2e/
