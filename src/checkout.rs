@@ -1,0 +1,238 @@
+//! The flow behind `processPayment`: read the input, join a request already
+//! on the wire or pick the key, run the attempts, and turn the outcome into
+//! the JS objects callers see.
+
+use crate::browser::clock::{now_ms, BrowserClock};
+use crate::browser::convert::{self, MAX_BODY_BYTES};
+use crate::browser::fetch::FetchTransport;
+use crate::browser::js;
+use crate::browser::storage::SessionStore;
+use crate::core::engine::{self, Event, Observer, Success};
+use crate::core::error::{Code, PayError};
+use crate::core::json;
+use crate::core::record::{fingerprint, Record};
+use js_sys::{Function, Promise};
+use std::cell::{Cell, RefCell};
+use wasm_bindgen::prelude::*;
+
+/// A request on the wire, shared by every call for the same payment.
+struct Inflight {
+    id: u32,
+    key: String,
+    fingerprint: String,
+    promise: Promise,
+}
+
+thread_local! {
+    static INFLIGHT: RefCell<Vec<Inflight>> = const { RefCell::new(Vec::new()) };
+    static NEXT_ID: Cell<u32> = const { Cell::new(0) };
+}
+
+type JsError = PayError<JsValue>;
+
+/// Starts (or joins) a payment; every failure is an `Err`, never a panic.
+pub(crate) fn start(
+    details: &JsValue,
+    key: &JsValue,
+    options: &JsValue,
+) -> Result<Promise, JsError> {
+    let options = convert::options(options).map_err(PayError::invalid)?;
+    let caller_key = convert::caller_key(key).map_err(PayError::invalid)?;
+    let body = json::canonical(&convert::details(details).map_err(PayError::invalid)?);
+    if body.len() > MAX_BODY_BYTES {
+        return Err(PayError::invalid(format!(
+            "payment details are {} bytes as JSON; the limit is {MAX_BODY_BYTES}",
+            body.len()
+        )));
+    }
+    let transport = FetchTransport::new(&options).map_err(PayError::invalid)?;
+    let fingerprint = fingerprint(&options.endpoint, &body);
+
+    // A double-click: the same payment is already on the wire, so wait for it.
+    let shared = INFLIGHT.with(|all| {
+        all.borrow()
+            .iter()
+            .find(|f| match &caller_key {
+                Some(k) => f.key == *k,
+                None => f.fingerprint == fingerprint,
+            })
+            .map(|f| (f.fingerprint == fingerprint, f.promise.clone()))
+    });
+    if let Some((same, promise)) = shared {
+        if !same {
+            let mut err = PayError::new(
+                Code::KeyReused,
+                "this idempotency key is in flight for a different payment; use a new key for a new payment",
+            );
+            err.key = caller_key;
+            return Err(err);
+        }
+        return Ok(promise);
+    }
+
+    if caller_key.is_none() && !crypto_available() {
+        return Err(PayError::invalid(
+            "this page has no crypto.getRandomValues, so payonce cannot make a safe key; pass one yourself",
+        ));
+    }
+    let record = engine::resolve(
+        &SessionStore,
+        now_ms(),
+        options.key_ttl_ms,
+        &options.endpoint,
+        &fingerprint,
+        caller_key.as_deref(),
+        new_key,
+    )?;
+
+    let id = NEXT_ID.with(|n| {
+        let id = n.get();
+        n.set(id.wrapping_add(1));
+        id
+    });
+    let key = record.key.clone();
+    let clock = BrowserClock::new(options.signal.clone());
+    let observer = JsObserver(options.on_event.clone());
+    let policy = options.policy;
+    let promise = wasm_bindgen_futures::future_to_promise(async move {
+        let result = engine::run(
+            &transport,
+            &clock,
+            &SessionStore,
+            &observer,
+            &policy,
+            record,
+            &body,
+        )
+        .await;
+        INFLIGHT.with(|all| all.borrow_mut().retain(|f| f.id != id));
+        result.map(success_to_js).map_err(error_to_js)
+    });
+    INFLIGHT.with(|all| {
+        all.borrow_mut().push(Inflight {
+            id,
+            key,
+            fingerprint,
+            promise: promise.clone(),
+        });
+    });
+    Ok(promise)
+}
+
+pub(crate) fn crypto_available() -> bool {
+    js::get(&js_sys::global(), "crypto")
+        .and_then(|c| js::get(&c, "getRandomValues"))
+        .is_ok_and(|f| f.is_function())
+}
+
+/// A fresh UUID v4 from the browser's crypto RNG, never derived from the details.
+pub(crate) fn new_key() -> String {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .encode_lower(&mut buf)
+        .to_owned()
+}
+
+/// Drops the requests on the wire from memory, as a page reload does.
+pub(crate) fn forget_in_flight() {
+    INFLIGHT.with(|all| all.borrow_mut().clear());
+}
+
+/// A `PaymentError` with code `invalid_input`, for exports that throw.
+pub(crate) fn invalid_input(message: &str) -> JsValue {
+    error_to_js(PayError::invalid(message))
+}
+
+pub(crate) fn num(n: u64) -> JsValue {
+    JsValue::from_f64(n as f64)
+}
+
+fn opt<T: Into<JsValue>>(v: Option<T>) -> JsValue {
+    v.map_or(JsValue::NULL, Into::into)
+}
+
+pub(crate) fn record_to_js(r: &Record) -> js_sys::Object {
+    js::object(&[
+        ("key", r.key.as_str().into()),
+        ("endpoint", r.endpoint.as_str().into()),
+        ("state", r.state.as_str().into()),
+        ("createdAt", num(r.created_ms)),
+        ("updatedAt", num(r.updated_ms)),
+        ("expiresAt", num(r.expires_ms)),
+        ("attempts", r.attempts.into()),
+    ])
+}
+
+fn success_to_js(s: Success<JsValue>) -> JsValue {
+    js::object(&[
+        ("body", s.body),
+        ("key", s.key.into()),
+        ("status", s.status.into()),
+        ("attempts", s.attempts.into()),
+        ("replayed", s.replayed.into()),
+    ])
+    .into()
+}
+
+pub(crate) fn error_to_js(e: JsError) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    err.set_name("PaymentError");
+    let fields = [
+        ("code", JsValue::from_str(e.code.as_str())),
+        ("status", opt(e.status)),
+        ("retryable", e.retryable.into()),
+        ("key", opt(e.key)),
+        ("attempts", e.attempts.into()),
+        ("body", e.body.unwrap_or(JsValue::UNDEFINED)),
+        ("retryAfterMs", e.retry_after_ms.map_or(JsValue::NULL, num)),
+    ];
+    for (name, value) in &fields {
+        js::set(&err, name, value);
+    }
+    err.into()
+}
+
+/// Hands core events to the caller's `onEvent`, ignoring whatever it throws.
+struct JsObserver(Option<Function>);
+
+impl Observer for JsObserver {
+    fn event(&self, event: Event<'_>) {
+        let Some(callback) = &self.0 else { return };
+        let fields: Vec<(&str, JsValue)> = match event {
+            Event::Attempt { key, attempt } => {
+                vec![
+                    ("type", "attempt".into()),
+                    ("key", key.into()),
+                    ("attempt", attempt.into()),
+                ]
+            }
+            Event::Response {
+                attempt,
+                status,
+                replayed,
+            } => vec![
+                ("type", "response".into()),
+                ("attempt", attempt.into()),
+                ("status", status.into()),
+                ("replayed", replayed.into()),
+            ],
+            Event::NoResponse { attempt, code } => vec![
+                ("type", "no-response".into()),
+                ("attempt", attempt.into()),
+                ("code", code.as_str().into()),
+            ],
+            Event::Backoff {
+                retry,
+                delay_ms,
+                reason,
+            } => vec![
+                ("type", "backoff".into()),
+                ("retry", retry.into()),
+                ("delayMs", num(delay_ms)),
+                ("reason", reason.as_str().into()),
+            ],
+        };
+        let _ = callback.call1(&JsValue::NULL, &js::object(&fields));
+    }
+}
