@@ -6,7 +6,7 @@
 
 use super::sha256;
 
-/// Storage item names start with this; anything else in storage is not ours.
+/// Record item names start with this (index items use `payonce:fp:`, see `store`).
 pub const PREFIX: &str = "payonce:v1:";
 
 /// Where a payment stands.
