@@ -72,9 +72,7 @@ pub fn forget_payment(key: JsValue) -> bool {
     let Some(key) = key.as_string() else {
         return false;
     };
-    let found = SessionStore.by_key(&key).is_some();
-    SessionStore.remove(&key);
-    found
+    SessionStore.remove(&key)
 }
 
 /// Whether `value` is an error thrown by payonce.

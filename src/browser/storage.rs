@@ -77,7 +77,7 @@ impl Store for SessionStore {
         STORE.with(|s| s.save(record));
     }
 
-    fn remove(&self, key: &str) {
-        STORE.with(|s| s.remove(key));
+    fn remove(&self, key: &str) -> bool {
+        STORE.with(|s| s.remove(key))
     }
 }

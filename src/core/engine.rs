@@ -76,8 +76,8 @@ pub trait Store {
     fn all(&self) -> Vec<Record>;
     /// Writes or replaces the record under its key.
     fn save(&self, record: &Record);
-    /// Deletes the record with this key.
-    fn remove(&self, key: &str);
+    /// Deletes the record with this key; says whether there was one.
+    fn remove(&self, key: &str) -> bool;
     /// Drops expired records. May do the work only once per page.
     fn sweep(&self, now_ms: u64) {
         for r in self.all() {

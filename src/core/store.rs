@@ -17,6 +17,11 @@ use std::cell::{Cell, RefCell};
 /// Names of the fingerprint index items.
 pub const INDEX_PREFIX: &str = "payonce:fp:";
 
+/// The name of the index item for a fingerprint.
+fn index_name(fingerprint: &str) -> String {
+    format!("{INDEX_PREFIX}{fingerprint}")
+}
+
 /// The storage refused or could not be reached; the mirror carries on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unavailable;
@@ -85,18 +90,24 @@ impl<B: Backend> Mirrored<B> {
     /// dearest part of a payment).
     fn write(&self, record: &Record, before: Option<&Record>) {
         let _ = self.backend.set(&record.item_name(), &record.encode());
-        let index = format!("{INDEX_PREFIX}{}", record.fingerprint);
         let was_live =
             before.is_some_and(|b| b.state != State::Failed && b.fingerprint == record.fingerprint);
         if record.state == State::Failed {
-            let stale = before.is_none() || was_live;
-            if stale
-                && self.backend.get(&index).ok().flatten().as_deref() == Some(record.key.as_str())
-            {
-                let _ = self.backend.remove(&index);
+            if before.is_none() || was_live {
+                self.unindex(&record.fingerprint, &record.key);
             }
         } else if !was_live {
-            let _ = self.backend.set(&index, &record.key);
+            let _ = self
+                .backend
+                .set(&index_name(&record.fingerprint), &record.key);
+        }
+    }
+
+    /// Deletes the index item for `fingerprint` if it still points at `key`.
+    fn unindex(&self, fingerprint: &str, key: &str) {
+        let index = index_name(fingerprint);
+        if self.backend.get(&index).ok().flatten().as_deref() == Some(key) {
+            let _ = self.backend.remove(&index);
         }
     }
 
@@ -149,7 +160,7 @@ impl<B: Backend> Mirrored<B> {
                 && (r.state == State::Failed
                     || self
                         .backend
-                        .get(&format!("{INDEX_PREFIX}{}", r.fingerprint))
+                        .get(&index_name(&r.fingerprint))
                         .ok()
                         .flatten()
                         .is_some())
@@ -164,7 +175,7 @@ impl<B: Backend> Store for Mirrored<B> {
     }
 
     fn by_fingerprint(&self, fingerprint: &str) -> Option<Record> {
-        let index = format!("{INDEX_PREFIX}{fingerprint}");
+        let index = index_name(fingerprint);
         let indexed = self.backend.get(&index).ok().flatten();
         let remembered = self
             .memory
@@ -238,16 +249,20 @@ impl<B: Backend> Store for Mirrored<B> {
         }
     }
 
-    fn remove(&self, key: &str) {
-        let known = self.by_key(key);
-        self.memory.borrow_mut().retain(|r| r.key != key);
+    fn remove(&self, key: &str) -> bool {
+        // Memory's copy, else storage's: only its fingerprint is needed, so no
+        // reconciling (which could write back the record about to be deleted).
+        let mine = {
+            let mut memory = self.memory.borrow_mut();
+            let at = memory.iter().position(|r| r.key == key);
+            at.map(|i| memory.remove(i))
+        };
+        let known = mine.or_else(|| self.stored(key));
         let _ = self.backend.remove(&format!("{PREFIX}{key}"));
-        if let Some(r) = known {
-            let index = format!("{INDEX_PREFIX}{}", r.fingerprint);
-            if self.backend.get(&index).ok().flatten().as_deref() == Some(key) {
-                let _ = self.backend.remove(&index);
-            }
+        if let Some(r) = &known {
+            self.unindex(&r.fingerprint, key);
         }
+        known.is_some()
     }
 
     /// Expired records are dropped on the first payment of each page load;
@@ -415,7 +430,13 @@ pub(crate) mod tests {
             Some(State::Failed),
             "but its key is still known"
         );
-        store.remove("k1");
+        assert!(store.remove("k1"));
+        assert!(store.backend().items.borrow().is_empty());
+        assert!(!store.remove("k1"), "nothing left to remove");
+        // A record only storage knows (after a reload) goes with its index.
+        store.save(&paid("k2", 'c'));
+        store.drop_memory();
+        assert!(store.remove("k2"));
         assert!(store.backend().items.borrow().is_empty());
     }
 
