@@ -2,17 +2,19 @@
 //! on the wire or pick the key, run the attempts, and turn the outcome into
 //! the JS objects callers see.
 
-use crate::browser::clock::{now_ms, BrowserClock};
+use crate::browser::clock::now_ms;
 use crate::browser::convert::{self, MAX_BODY_BYTES};
-use crate::browser::fetch::FetchTransport;
+use crate::browser::fetch::{self, AttemptGuard, FetchTransport, Head};
 use crate::browser::js;
 use crate::browser::storage::SessionStore;
-use crate::core::engine::{self, Event, Observer, Success};
+use crate::core::engine::{self, Event, Next, Observer, Payment, Success};
 use crate::core::error::{Code, PayError};
 use crate::core::json;
 use crate::core::record::{fingerprint, Record};
+use crate::guard::Inner;
 use js_sys::{Function, Promise};
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 /// A request on the wire, shared by every call for the same payment.
@@ -91,23 +93,15 @@ pub(crate) fn start(
         id
     });
     let key = record.key.clone();
-    let clock = BrowserClock::new(options.signal.clone());
-    let observer = JsObserver(options.on_event.clone());
-    let policy = options.policy;
-    let promise = wasm_bindgen_futures::future_to_promise(async move {
-        let result = engine::run(
-            &transport,
-            &clock,
-            &SessionStore,
-            &observer,
-            &policy,
-            record,
-            &body,
-        )
-        .await;
-        INFLIGHT.with(|all| all.borrow_mut().retain(|f| f.id != id));
-        result.map(success_to_js).map_err(error_to_js)
-    });
+    let job = Job(Kind::Pay(Box::new(Flight {
+        id,
+        payment: Payment::new(record, options.policy),
+        body,
+        transport,
+        observer: JsObserver(options.on_event.clone()),
+        stage: Stage::Start,
+    })));
+    let promise = js::drive(job.into());
     INFLIGHT.with(|all| {
         all.borrow_mut().push(Inflight {
             id,
@@ -117,6 +111,150 @@ pub(crate) fn start(
         });
     });
     Ok(promise)
+}
+
+/// Work for `driver.js`: each `step` says what to await next, until
+/// `finish` gives the outcome. Not part of the API.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = PayonceJob, skip_typescript)]
+pub struct Job(Kind);
+
+pub(crate) enum Kind {
+    /// A payment's attempts.
+    Pay(Box<Flight>),
+    /// A PayButton following its payment.
+    Button(Rc<Inner>, Option<Promise>),
+    /// The outcome, for `finish`.
+    Done(Result<JsValue, JsValue>),
+}
+
+impl Job {
+    pub(crate) fn button(inner: Rc<Inner>, payment: Promise) -> Job {
+        Job(Kind::Button(inner, Some(payment)))
+    }
+}
+
+#[doc(hidden)]
+#[wasm_bindgen(js_class = PayonceJob)]
+impl Job {
+    /// Takes what the last awaited promise gave (`ok`: it resolved) and
+    /// returns the next promise to await, or nothing when the job is done.
+    pub fn step(&mut self, value: JsValue, ok: bool) -> Option<Promise> {
+        let outcome = match &mut self.0 {
+            Kind::Pay(flight) => match flight.step(value, ok) {
+                Ok(wait) => return Some(wait),
+                Err(Done(outcome)) => {
+                    let id = flight.id;
+                    INFLIGHT.with(|all| all.borrow_mut().retain(|f| f.id != id));
+                    outcome.map(success_to_js).map_err(error_to_js)
+                }
+            },
+            Kind::Button(inner, payment) => {
+                if let Some(payment) = payment.take() {
+                    return Some(payment);
+                }
+                inner.settled(if ok { None } else { Some(&value) });
+                if ok {
+                    Ok(value)
+                } else {
+                    Err(value)
+                }
+            }
+            Kind::Done(_) => return None,
+        };
+        self.0 = Kind::Done(outcome);
+        None
+    }
+
+    /// The outcome: the result, or throws the error.
+    pub fn finish(&mut self) -> Result<JsValue, JsValue> {
+        match core::mem::replace(&mut self.0, Kind::Done(Ok(JsValue::UNDEFINED))) {
+            Kind::Done(outcome) => outcome,
+            _ => Err(invalid_input("payonce job finished before it was done")),
+        }
+    }
+}
+
+/// How a flight ended.
+pub struct Done(Result<Success<JsValue>, JsError>);
+
+/// Where a payment's attempt loop stands.
+enum Stage {
+    /// About to send an attempt.
+    Start,
+    /// Waiting for fetch.
+    Fetching(AttemptGuard),
+    /// Waiting for the body.
+    Reading(AttemptGuard, Head),
+    /// Waiting between attempts.
+    Sleeping,
+}
+
+/// One payment on the wire.
+#[doc(hidden)]
+pub struct Flight {
+    id: u32,
+    payment: Payment,
+    body: String,
+    transport: FetchTransport,
+    observer: JsObserver,
+    stage: Stage,
+}
+
+impl Flight {
+    fn step(&mut self, value: JsValue, ok: bool) -> Result<Promise, Done> {
+        let store = &SessionStore;
+        let random = js_sys::Math::random;
+        let next = match core::mem::replace(&mut self.stage, Stage::Start) {
+            Stage::Start | Stage::Sleeping if ok => {
+                self.payment.attempt(now_ms(), store, &self.observer);
+                let record = &self.payment.record;
+                match self
+                    .transport
+                    .send(&record.endpoint, &record.key, &self.body)
+                {
+                    Ok((promise, guard)) => {
+                        self.stage = Stage::Fetching(guard);
+                        return Ok(promise);
+                    }
+                    Err(failure) => self.payment.no_answer(random(), &self.observer, failure),
+                }
+            }
+            Stage::Start | Stage::Sleeping => Next::Done(Err(self.payment.aborted())),
+            Stage::Fetching(guard) => match ok.then(|| fetch::head(value.clone())) {
+                Some(Ok((head, text))) => {
+                    self.stage = Stage::Reading(guard, head);
+                    return Ok(text);
+                }
+                Some(Err(thrown)) => {
+                    let failure = guard.failure(&thrown);
+                    self.payment.no_answer(random(), &self.observer, failure)
+                }
+                None => {
+                    let failure = guard.failure(&value);
+                    self.payment.no_answer(random(), &self.observer, failure)
+                }
+            },
+            Stage::Reading(guard, head) => {
+                if ok {
+                    drop(guard);
+                    let response = head.with_body(&value);
+                    self.payment
+                        .answered(now_ms(), random(), store, &self.observer, response)
+                } else {
+                    let failure = guard.failure(&value);
+                    self.payment.no_answer(random(), &self.observer, failure)
+                }
+            }
+        };
+        match next {
+            Next::Wait(ms) => {
+                self.stage = Stage::Sleeping;
+                Ok(js::sleep(ms as f64, self.transport.signal().cloned()))
+            }
+            Next::Done(outcome) => Err(Done(outcome)),
+        }
+    }
 }
 
 pub(crate) fn crypto_available() -> bool {

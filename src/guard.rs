@@ -7,7 +7,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::Element;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -43,7 +42,8 @@ impl Phase {
     }
 }
 
-struct Inner {
+#[doc(hidden)]
+pub struct Inner {
     element: Element,
     endpoint: Option<String>,
     original_label: String,
@@ -53,6 +53,29 @@ struct Inner {
 }
 
 impl Inner {
+    /// The payment ended: `error` is what it rejected with, if it did.
+    pub(crate) fn settled(&self, error: Option<&JsValue>) {
+        let phase = match error {
+            None => Phase::Succeeded,
+            Some(e) => {
+                let field = |name| js::get(e, name).ok();
+                let code = field("code")
+                    .and_then(|c| c.as_string())
+                    .unwrap_or_default();
+                let retryable = field("retryable").and_then(|r| r.as_bool()) == Some(true);
+                // A final answer retired the key: trying again is a new payment.
+                // Otherwise the outcome is unknown, and trying again resends the same key.
+                if !retryable && matches!(code.as_str(), "http" | "key_reused" | "invalid_input") {
+                    Phase::Failed
+                } else {
+                    Phase::Unknown
+                }
+            }
+        };
+        self.in_flight.borrow_mut().take();
+        self.show(phase);
+    }
+
     fn show(&self, phase: Phase) {
         self.phase.set(phase);
         let el = &self.element;
@@ -144,35 +167,8 @@ impl PayButton {
         }
         let payment = crate::process_payment(details, key, options);
         self.inner.show(Phase::Paying);
-        let inner = Rc::clone(&self.inner);
-        let promise = future_to_promise(async move {
-            let result = JsFuture::from(payment).await;
-            let phase = match &result {
-                Ok(_) => Phase::Succeeded,
-                Err(e) => {
-                    let code = js::get(e, "code")
-                        .ok()
-                        .and_then(|c| c.as_string())
-                        .unwrap_or_default();
-                    let retryable = js::get(e, "retryable")
-                        .ok()
-                        .and_then(|r| r.as_bool())
-                        .unwrap_or(false);
-                    // A final answer retired the key: trying again is a new payment.
-                    // Otherwise the outcome is unknown, and trying again resends the same key.
-                    if !retryable
-                        && matches!(code.as_str(), "http" | "key_reused" | "invalid_input")
-                    {
-                        Phase::Failed
-                    } else {
-                        Phase::Unknown
-                    }
-                }
-            };
-            inner.in_flight.borrow_mut().take();
-            inner.show(phase);
-            result
-        });
+        let job = crate::checkout::Job::button(Rc::clone(&self.inner), payment);
+        let promise = js::drive(job.into());
         *self.inner.in_flight.borrow_mut() = Some(promise.clone());
         promise
     }

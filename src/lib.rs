@@ -5,6 +5,8 @@
 //! the flow that ties them together in `checkout`.
 #![deny(missing_docs)]
 
+extern crate alloc;
+
 mod browser;
 mod checkout;
 pub mod core;

@@ -2,9 +2,9 @@
 
 use super::convert::Options;
 use super::js;
-use crate::core::engine::{Failure, Request, Response, Transport};
+use crate::core::engine::{Failure, Response};
 use crate::core::key;
-use js_sys::Function;
+use js_sys::{Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
     AbortController, AbortSignal, Headers, RequestCache, RequestInit, RequestRedirect, ResponseType,
@@ -50,7 +50,7 @@ impl FetchTransport {
 
 /// Owns one attempt's AbortController and timer; clears both when dropped,
 /// whichever way the attempt ends.
-struct AttemptGuard {
+pub struct AttemptGuard {
     controller: AbortController,
     timer: Option<JsValue>,
     caller: Option<(AbortSignal, Function)>,
@@ -78,7 +78,7 @@ impl AttemptGuard {
     }
 
     /// Why the request was cut off, after fetch or the body read failed.
-    fn failure(&self, thrown: &JsValue) -> Failure {
+    pub fn failure(&self, thrown: &JsValue) -> Failure {
         if self.caller.as_ref().is_some_and(|(s, _)| s.aborted()) {
             Failure::Aborted
         } else if self.controller.signal().aborted() {
@@ -100,25 +100,27 @@ impl Drop for AttemptGuard {
     }
 }
 
-impl Transport for FetchTransport {
-    type Body = JsValue;
-
-    async fn send(&self, req: &Request<'_>) -> Result<Response<JsValue>, Failure> {
+impl FetchTransport {
+    /// Sends one attempt. The returned guard owns its timeout; keep it until
+    /// the body is read, so a server that stalls mid-body is a timeout too.
+    pub fn send(
+        &self,
+        endpoint: &str,
+        key: &str,
+        body: &str,
+    ) -> Result<(Promise, AttemptGuard), Failure> {
         if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
             return Err(Failure::Aborted);
         }
         // The same key on every attempt; set (not append) replaces any caller header of that name.
         self.headers
-            .set(
-                &self.header_name,
-                &key::header_value(req.key, self.quoted_key),
-            )
+            .set(&self.header_name, &key::header_value(key, self.quoted_key))
             .map_err(|e| Failure::Network(js::describe_thrown(&e)))?;
         let guard = AttemptGuard::new(self.timeout_ms, self.signal.as_ref())?;
         let init = RequestInit::new();
         init.set_method("POST");
         init.set_headers(&self.headers);
-        init.set_body(&JsValue::from_str(req.body));
+        init.set_body(&JsValue::from_str(body));
         init.set_signal(Some(&guard.controller.signal()));
         // A payment must not silently turn into a GET elsewhere: see redirects as they are.
         init.set_redirect(RequestRedirect::Manual);
@@ -126,35 +128,55 @@ impl Transport for FetchTransport {
         if let Some(credentials) = self.credentials {
             init.set_credentials(credentials);
         }
+        match js::fetch(endpoint, &init) {
+            Ok(promise) => Ok((promise, guard)),
+            Err(e) => Err(guard.failure(&e)),
+        }
+    }
 
-        let promise = js::fetch(req.endpoint, &init).map_err(|e| guard.failure(&e))?;
-        let response = js::wait(promise).await.map_err(|e| guard.failure(&e))?;
-        let response: web_sys::Response = response.dyn_into().map_err(|_| {
-            Failure::Network("fetch resolved to something that is not a Response".into())
-        })?;
+    /// The caller's signal, for the waits between attempts.
+    pub fn signal(&self) -> Option<&AbortSignal> {
+        self.signal.as_ref()
+    }
+}
 
-        let status = if response.type_() == ResponseType::Opaqueredirect {
-            0
-        } else {
-            response.status()
-        };
-        let header = |name: &str| response.headers().get(name).ok().flatten();
-        let retry_after = header("Retry-After");
-        let replayed =
-            header("Idempotent-Replayed").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+/// What fetch resolved to, up to the body: the status and the two headers
+/// payonce reads, and the promise of the body text.
+pub fn head(response: JsValue) -> Result<(Head, Promise), JsValue> {
+    let response: web_sys::Response = response
+        .dyn_into()
+        .map_err(|_| JsValue::from_str("fetch resolved to something that is not a Response"))?;
+    let status = if response.type_() == ResponseType::Opaqueredirect {
+        0
+    } else {
+        response.status()
+    };
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let head = Head {
+        status,
+        retry_after: header("Retry-After"),
+        replayed: header("Idempotent-Replayed")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+    };
+    Ok((head, response.text()?))
+}
 
-        // The timeout covers the body too: a server that stalls mid-body is a timeout.
-        let body = match response.text() {
-            Ok(text) => js::wait(text).await.map_err(|e| guard.failure(&e))?,
-            Err(e) => return Err(guard.failure(&e)),
-        };
-        drop(guard);
-        Ok(Response {
-            status,
-            retry_after,
-            replayed,
-            body: parse_body(&body),
-        })
+/// A response's status and the headers payonce reads.
+pub struct Head {
+    status: u16,
+    retry_after: Option<String>,
+    replayed: bool,
+}
+
+impl Head {
+    /// The whole response, once the body text is in.
+    pub fn with_body(self, text: &JsValue) -> Response<JsValue> {
+        Response {
+            status: self.status,
+            retry_after: self.retry_after,
+            replayed: self.replayed,
+            body: parse_body(text),
+        }
     }
 }
 

@@ -5,8 +5,15 @@
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::RequestInit;
+
+#[wasm_bindgen(module = "/src/driver.js")]
+extern "C" {
+    /// Runs a job to its end (see `driver.js`).
+    pub fn drive(job: JsValue) -> Promise;
+    /// Resolves after `ms`, rejects when `signal` aborts first.
+    pub fn sleep(ms: f64, signal: Option<web_sys::AbortSignal>) -> Promise;
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -62,11 +69,6 @@ pub fn object(fields: &[(&str, JsValue)]) -> Object {
         set(&obj, name, value);
     }
     obj
-}
-
-/// Awaits a JS promise.
-pub async fn wait(promise: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(promise).await
 }
 
 /// A short description of whatever JS threw, for error messages.

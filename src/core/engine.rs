@@ -6,6 +6,9 @@
 use super::error::{Code, PayError};
 use super::record::{Record, State};
 use super::retry::{self, Policy, Verdict};
+use super::text::{cat, num};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 
 /// One attempt's request. The same endpoint, body and key on every attempt.
 #[derive(Debug)]
@@ -44,22 +47,21 @@ pub enum Failure {
     Aborted,
 }
 
-/// Sends one request.
-#[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound is wanted
+/// Sends one request, for [`run`]: a blocking transport (the tests' fakes).
+/// The browser drives a [`Payment`] step by step instead.
 pub trait Transport {
     /// The response body type.
     type Body;
     /// Sends `req`, with the per-attempt timeout applied.
-    async fn send(&self, req: &Request<'_>) -> Result<Response<Self::Body>, Failure>;
+    fn send(&self, req: &Request<'_>) -> Result<Response<Self::Body>, Failure>;
 }
 
-/// Time and chance.
-#[allow(async_fn_in_trait)]
+/// Time and chance, for [`run`].
 pub trait Clock {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
-    /// Waits; `Err(())` when the caller aborted meanwhile.
-    async fn sleep(&self, ms: u64) -> Result<(), ()>;
+    /// Waits; `false` when the caller aborted meanwhile.
+    fn sleep(&self, ms: u64) -> bool;
     /// Uniform in `[0, 1)`, for jitter.
     fn random(&self) -> f64;
 }
@@ -178,9 +180,11 @@ pub fn resolve<S: Store, B>(
             Some(r) if r.fingerprint != fingerprint => {
                 let mut err = PayError::new(
                     Code::KeyReused,
-                    format!(
-                        "the idempotency key '{key}' was already used for a different payment (other details or endpoint); use a new key for a new payment"
-                    ),
+                    cat(&[
+                        "the idempotency key '",
+                        key,
+                        "' was already used for a different payment (other details or endpoint); use a new key for a new payment",
+                    ]),
                 );
                 err.key = Some(key.to_owned());
                 return Err(err);
@@ -207,140 +211,203 @@ pub fn resolve<S: Store, B>(
     }))
 }
 
-/// Sends the payment until the server gives a final answer, the retries run
-/// out, or the caller aborts. The record is updated in the store as it goes:
-/// succeeded and pending keep the key, a definitive failure retires it.
+/// What a [`Payment`] wants next.
+pub enum Next<B> {
+    /// Wait this long, then send the next attempt.
+    Wait(u64),
+    /// Finished.
+    Done(Result<Success<B>, PayError<B>>),
+}
+
+/// One payment's attempts, as a state machine with no I/O of its own: the
+/// caller sends each request, feeds back what happened, and waits when told.
+/// The record is updated in the store as it goes: succeeded and pending keep
+/// the key, a definitive failure retires it.
+pub struct Payment {
+    /// The record, and so the key, endpoint and attempts so far.
+    pub record: Record,
+    /// Attempts in this call.
+    pub attempt: u32,
+    /// How hard to try.
+    pub policy: Policy,
+}
+
+impl Payment {
+    /// A payment for `record`, as [`resolve`] chose it.
+    pub fn new(record: Record, policy: Policy) -> Self {
+        Payment {
+            record,
+            attempt: 0,
+            policy,
+        }
+    }
+
+    /// Starts the next attempt: writes the record (before anything leaves)
+    /// and tells the observer. Send the request right after.
+    pub fn attempt(&mut self, now_ms: u64, store: &impl Store, observer: &impl Observer) {
+        self.attempt += 1;
+        self.record.attempts = self.record.attempts.saturating_add(1);
+        self.record.updated_ms = now_ms;
+        store.save(&self.record);
+        observer.event(Event::Attempt {
+            key: &self.record.key,
+            attempt: self.attempt,
+        });
+    }
+
+    /// The server answered the current attempt.
+    pub fn answered<B>(
+        &mut self,
+        now_ms: u64,
+        unit: f64,
+        store: &impl Store,
+        observer: &impl Observer,
+        response: Response<B>,
+    ) -> Next<B> {
+        let attempt = self.attempt;
+        observer.event(Event::Response {
+            attempt,
+            status: response.status,
+            replayed: response.replayed,
+        });
+        let code = match retry::classify(response.status) {
+            Verdict::Success => {
+                self.settle(State::Succeeded, now_ms, store);
+                return Next::Done(Ok(Success {
+                    key: self.record.key.clone(),
+                    status: response.status,
+                    attempts: attempt,
+                    replayed: response.replayed,
+                    body: response.body,
+                }));
+            }
+            Verdict::Definitive(code) => {
+                self.settle(State::Failed, now_ms, store);
+                return Next::Done(Err(self.failure(code, Some(response), false)));
+            }
+            Verdict::Unknown(code) => {
+                return Next::Done(Err(self.failure(code, Some(response), false)))
+            }
+            Verdict::Retry(code) => code,
+        };
+        let retry_after_ms = response
+            .retry_after
+            .as_deref()
+            .and_then(|v| retry::parse_retry_after(v, now_ms));
+        self.again(code, retry_after_ms, unit, observer, Some(response))
+    }
+
+    /// The current attempt got no HTTP answer.
+    pub fn no_answer<B>(
+        &mut self,
+        unit: f64,
+        observer: &impl Observer,
+        failure: Failure,
+    ) -> Next<B> {
+        let (code, cause): (Code, Option<String>) = match failure {
+            Failure::Aborted => (Code::Aborted, None),
+            Failure::Timeout => (Code::Timeout, None),
+            Failure::Network(cause) => (Code::Network, Some(cause)),
+        };
+        observer.event(Event::NoResponse {
+            attempt: self.attempt,
+            code,
+        });
+        if code == Code::Aborted {
+            return Next::Done(Err(self.failure(code, None, false)));
+        }
+        if let (Some(cause), true) = (cause, self.attempt > self.policy.max_retries) {
+            let mut err = self.failure(code, None, true);
+            err.message = cat(&[&err.message, " (browser said: ", &cause, ")"]);
+            return Next::Done(Err(err));
+        }
+        self.again(code, None, unit, observer, None)
+    }
+
+    /// The caller aborted while waiting between attempts.
+    pub fn aborted<B>(&self) -> PayError<B> {
+        self.failure(Code::Aborted, None, false)
+    }
+
+    fn again<B>(
+        &self,
+        code: Code,
+        retry_after_ms: Option<u64>,
+        unit: f64,
+        observer: &impl Observer,
+        response: Option<Response<B>>,
+    ) -> Next<B> {
+        let attempt = self.attempt;
+        let delay = retry::delay_ms(&self.policy, attempt, retry_after_ms, unit);
+        match delay {
+            Some(delay_ms) if attempt <= self.policy.max_retries => {
+                observer.event(Event::Backoff {
+                    retry: attempt,
+                    delay_ms,
+                    reason: code,
+                });
+                Next::Wait(delay_ms)
+            }
+            _ => Next::Done(Err(self.failure(code, response, true))),
+        }
+    }
+
+    fn settle(&mut self, state: State, now_ms: u64, store: &impl Store) {
+        self.record.state = state;
+        self.record.updated_ms = now_ms;
+        store.save(&self.record);
+    }
+
+    fn failure<B>(
+        &self,
+        code: Code,
+        response: Option<Response<B>>,
+        retryable: bool,
+    ) -> PayError<B> {
+        failure(
+            code,
+            &self.record,
+            self.attempt,
+            response,
+            retryable,
+            &self.policy,
+        )
+    }
+}
+
+/// Runs a [`Payment`] to the end over a blocking transport and clock.
 #[allow(clippy::too_many_arguments)]
-pub async fn run<T: Transport, C: Clock, S: Store, O: Observer>(
+pub fn run<T: Transport, C: Clock, S: Store, O: Observer>(
     transport: &T,
     clock: &C,
     store: &S,
     observer: &O,
     policy: &Policy,
-    mut record: Record,
+    record: Record,
     body: &str,
 ) -> Result<Success<T::Body>, PayError<T::Body>> {
-    let mut attempt = 0;
+    let mut payment = Payment::new(record, *policy);
     loop {
-        attempt += 1;
-        record.attempts = record.attempts.saturating_add(1);
-        record.updated_ms = clock.now_ms();
-        store.save(&record);
-        observer.event(Event::Attempt {
-            key: &record.key,
-            attempt,
-        });
+        payment.attempt(clock.now_ms(), store, observer);
         let request = Request {
-            endpoint: &record.endpoint,
+            endpoint: &payment.record.endpoint,
             body,
-            key: &record.key,
-            attempt,
+            key: &payment.record.key,
+            attempt: payment.attempt,
         };
-        let (code, response) = match transport.send(&request).await {
+        let next = match transport.send(&request) {
             Ok(response) => {
-                observer.event(Event::Response {
-                    attempt,
-                    status: response.status,
-                    replayed: response.replayed,
-                });
-                match retry::classify(response.status) {
-                    Verdict::Success => {
-                        record.state = State::Succeeded;
-                        record.updated_ms = clock.now_ms();
-                        store.save(&record);
-                        return Ok(Success {
-                            key: record.key,
-                            status: response.status,
-                            attempts: attempt,
-                            replayed: response.replayed,
-                            body: response.body,
-                        });
-                    }
-                    Verdict::Definitive(code) => {
-                        record.state = State::Failed;
-                        record.updated_ms = clock.now_ms();
-                        store.save(&record);
-                        return Err(failure(
-                            code,
-                            &record,
-                            attempt,
-                            Some(response),
-                            false,
-                            policy,
-                        ));
-                    }
-                    Verdict::Unknown(code) => {
-                        return Err(failure(
-                            code,
-                            &record,
-                            attempt,
-                            Some(response),
-                            false,
-                            policy,
-                        ));
-                    }
-                    Verdict::Retry(code) => (code, Some(response)),
+                payment.answered(clock.now_ms(), clock.random(), store, observer, response)
+            }
+            Err(failure) => payment.no_answer(clock.random(), observer, failure),
+        };
+        match next {
+            Next::Wait(ms) => {
+                if !clock.sleep(ms) {
+                    return Err(payment.aborted());
                 }
             }
-            Err(Failure::Aborted) => {
-                observer.event(Event::NoResponse {
-                    attempt,
-                    code: Code::Aborted,
-                });
-                return Err(failure(
-                    Code::Aborted,
-                    &record,
-                    attempt,
-                    None,
-                    false,
-                    policy,
-                ));
-            }
-            Err(Failure::Timeout) => {
-                observer.event(Event::NoResponse {
-                    attempt,
-                    code: Code::Timeout,
-                });
-                (Code::Timeout, None)
-            }
-            Err(Failure::Network(cause)) => {
-                observer.event(Event::NoResponse {
-                    attempt,
-                    code: Code::Network,
-                });
-                let mut err = failure(Code::Network, &record, attempt, None, true, policy);
-                if attempt > policy.max_retries {
-                    err.message = format!("{} (browser said: {cause})", err.message);
-                    return Err(err);
-                }
-                (Code::Network, None)
-            }
-        };
-        let retry_after_ms = response
-            .as_ref()
-            .and_then(|r| r.retry_after.as_deref())
-            .and_then(|v| retry::parse_retry_after(v, clock.now_ms()));
-        if attempt > policy.max_retries {
-            return Err(failure(code, &record, attempt, response, true, policy));
-        }
-        let Some(delay_ms) = retry::delay_ms(policy, attempt, retry_after_ms, clock.random())
-        else {
-            return Err(failure(code, &record, attempt, response, true, policy));
-        };
-        observer.event(Event::Backoff {
-            retry: attempt,
-            delay_ms,
-            reason: code,
-        });
-        if clock.sleep(delay_ms).await.is_err() {
-            return Err(failure(
-                Code::Aborted,
-                &record,
-                attempt,
-                None,
-                false,
-                policy,
-            ));
+            Next::Done(result) => return result,
         }
     }
 }
@@ -358,48 +425,110 @@ fn failure<B>(
         .as_ref()
         .and_then(|r| r.retry_after.as_deref())
         .and_then(|v| retry::parse_retry_after(v, record.updated_ms));
-    let tries = if attempts == 1 {
-        "1 attempt".to_owned()
+    let n = num(u64::from(attempts));
+    let tries: &[&str] = if attempts == 1 {
+        &["1 attempt"]
     } else {
-        format!("{attempts} attempts")
+        &[&n, " attempts"]
     };
-    let kept =
-        "the outcome is unknown and the key is kept, so paying again with the same details is safe";
-    let message = match code {
-        Code::Timeout if status.is_some() => format!("the server timed out (408) after {tries}; {kept}"),
-        Code::Timeout => format!(
-            "no answer within {} ms after {tries}; {kept}",
-            policy.timeout_ms
+    let http = num(u64::from(status.unwrap_or(0)));
+    let (head, tail): (&[&str], &str) = match code {
+        Code::Timeout if status.is_some() => (&["the server timed out (408) after "], KEPT),
+        Code::Timeout => (
+            &["no answer within ", &num(policy.timeout_ms), " ms after "],
+            KEPT,
         ),
-        Code::Network => format!("the payment request could not reach the server after {tries}; {kept}"),
-        Code::Conflict => format!(
-            "the server is still processing an earlier request with this key (409) after {tries}; wait, then pay again with the same details"
+        Code::Network => (
+            &["the payment request could not reach the server after "],
+            KEPT,
+        ),
+        Code::Conflict => (
+            &["the server is still processing an earlier request with this key (409) after "],
+            "wait, then pay again with the same details",
         ),
         Code::RateLimited => match retry_after_ms {
-            Some(ms) if ms > policy.max_retry_after_ms => format!(
-                "the server is rate limiting (429) and asked to wait {ms} ms, longer than maxRetryAfterMs ({} ms); {kept}",
-                policy.max_retry_after_ms
-            ),
-            _ => format!("the server is rate limiting (429) after {tries}; {kept}"),
+            Some(ms) if ms > policy.max_retry_after_ms => {
+                return error(
+                    code,
+                    cat(&[
+                        "the server is rate limiting (429) and asked to wait ",
+                        &num(ms),
+                        " ms, longer than maxRetryAfterMs (",
+                        &num(policy.max_retry_after_ms),
+                        " ms); ",
+                        KEPT,
+                    ]),
+                    record,
+                    attempts,
+                    response,
+                    retryable,
+                    retry_after_ms,
+                )
+            }
+            _ => (&["the server is rate limiting (429) after "], KEPT),
         },
-        Code::Redirect => format!(
-            "the server answered with a redirect, which payonce does not follow for payments; {kept}"
-        ),
-        Code::Aborted => format!("the payment was aborted by the caller's signal; {kept}"),
-        Code::KeyReused => "the server says this idempotency key was already used for different payment details (422); the key is retired, so the next try is a new payment".to_owned(),
-        Code::Http if retryable => format!(
-            "the server answered {} after {tries}; {kept}",
-            status.unwrap_or(0)
-        ),
-        Code::Http | Code::InvalidInput => format!(
-            "the server refused the payment with status {}; the key is retired, so the next try is a new payment",
-            status.unwrap_or(0)
-        ),
+        Code::Http if retryable => (&["the server answered ", &http, " after "], KEPT),
+        other => {
+            let message = match other {
+                Code::Redirect => cat(&[
+                    "the server answered with a redirect, which payonce does not follow for payments; ",
+                    KEPT,
+                ]),
+                Code::Aborted => cat(&["the payment was aborted by the caller's signal; ", KEPT]),
+                Code::KeyReused => cat(&[
+                    "the server says this idempotency key was already used for different payment details (422); ",
+                    RETIRED,
+                ]),
+                _ => cat(&[
+                    "the server refused the payment with status ",
+                    &http,
+                    "; ",
+                    RETIRED,
+                ]),
+            };
+            return error(
+                code,
+                message,
+                record,
+                attempts,
+                response,
+                retryable,
+                retry_after_ms,
+            );
+        }
     };
+    let mut message = cat(head);
+    message.push_str(&cat(tries));
+    message.push_str("; ");
+    message.push_str(tail);
+    error(
+        code,
+        message,
+        record,
+        attempts,
+        response,
+        retryable,
+        retry_after_ms,
+    )
+}
+
+const KEPT: &str =
+    "the outcome is unknown and the key is kept, so paying again with the same details is safe";
+const RETIRED: &str = "the key is retired, so the next try is a new payment";
+
+fn error<B>(
+    code: Code,
+    message: String,
+    record: &Record,
+    attempts: u32,
+    response: Option<Response<B>>,
+    retryable: bool,
+    retry_after_ms: Option<u64>,
+) -> PayError<B> {
     PayError {
         code,
         message,
-        status,
+        status: response.as_ref().map(|r| r.status),
         retryable,
         key: Some(record.key.clone()),
         attempts,
@@ -414,20 +543,6 @@ pub(crate) mod tests {
     use crate::core::record::fingerprint;
     use std::cell::{Cell, RefCell};
     use std::collections::VecDeque;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
-
-    /// Runs a future whose fakes are always ready.
-    pub fn block_on<F: Future>(f: F) -> F::Output {
-        let mut f = pin!(f);
-        let mut cx = Context::from_waker(Waker::noop());
-        loop {
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
-    }
 
     pub type Scripted = Result<(u16, Option<&'static str>, bool), Failure>;
 
@@ -448,7 +563,7 @@ pub(crate) mod tests {
 
     impl Transport for FakeTransport {
         type Body = u32;
-        async fn send(&self, req: &Request<'_>) -> Result<Response<u32>, Failure> {
+        fn send(&self, req: &Request<'_>) -> Result<Response<u32>, Failure> {
             self.sent
                 .borrow_mut()
                 .push((req.endpoint.into(), req.body.into(), req.key.into()));
@@ -486,14 +601,10 @@ pub(crate) mod tests {
         fn now_ms(&self) -> u64 {
             self.now.get()
         }
-        async fn sleep(&self, ms: u64) -> Result<(), ()> {
+        fn sleep(&self, ms: u64) -> bool {
             self.sleeps.borrow_mut().push(ms);
             self.now.set(self.now.get() + ms);
-            if self.abort_on_sleep.get() {
-                Err(())
-            } else {
-                Ok(())
-            }
+            !self.abort_on_sleep.get()
         }
         fn random(&self) -> f64 {
             0.5
@@ -531,7 +642,7 @@ pub(crate) mod tests {
         mint: &'static str,
     ) -> Result<Success<u32>, PayError<u32>> {
         let record = resolve::<_, u32>(s, c.now_ms(), TTL, EP, &fp(), key, minted(mint))?;
-        block_on(run(t, c, s, &Silent, &Policy::default(), record, BODY))
+        run(t, c, s, &Silent, &Policy::default(), record, BODY)
     }
 
     #[test]
@@ -560,7 +671,7 @@ pub(crate) mod tests {
         struct Peek<'a>(&'a MemStore, RefCell<Option<State>>);
         impl Transport for Peek<'_> {
             type Body = u32;
-            async fn send(&self, _: &Request<'_>) -> Result<Response<u32>, Failure> {
+            fn send(&self, _: &Request<'_>) -> Result<Response<u32>, Failure> {
                 *self.1.borrow_mut() = self.0.all().first().map(|r| r.state);
                 Err(Failure::Aborted)
             }
@@ -568,16 +679,7 @@ pub(crate) mod tests {
         let (c, s) = (FakeClock::at(1000), MemStore::default());
         let peek = Peek(&s, RefCell::new(None));
         let record = resolve::<_, u32>(&s, 1000, TTL, EP, &fp(), None, minted("k1")).unwrap();
-        let err = block_on(run(
-            &peek,
-            &c,
-            &s,
-            &Silent,
-            &Policy::default(),
-            record,
-            BODY,
-        ))
-        .unwrap_err();
+        let err = run(&peek, &c, &s, &Silent, &Policy::default(), record, BODY).unwrap_err();
         assert_eq!(err.code, Code::Aborted);
         assert_eq!(*peek.1.borrow(), Some(State::Pending));
     }
@@ -610,7 +712,7 @@ pub(crate) mod tests {
         let (c, s) = (FakeClock::at(1000), MemStore::default());
         let log = Log::default();
         let record = resolve::<_, u32>(&s, 1000, TTL, EP, &fp(), None, minted("k1")).unwrap();
-        let ok = block_on(run(&t, &c, &s, &log, &Policy::default(), record, BODY)).unwrap();
+        let ok = run(&t, &c, &s, &log, &Policy::default(), record, BODY).unwrap();
         assert_eq!(ok.attempts, 3);
         let log = log.0.borrow();
         assert_eq!(log.len(), 8, "{log:?}");

@@ -14,3 +14,4 @@ pub mod record;
 pub mod retry;
 pub mod sha256;
 pub mod store;
+pub mod text;

@@ -8,7 +8,7 @@
 //! 409. Between payments the page reloads (the store's memory is dropped),
 //! storage breaks or fills up, other code wipes it, and the clock jumps.
 
-use super::engine::tests::{block_on, FakeClock};
+use super::engine::tests::FakeClock;
 use super::engine::{self, Failure, Request, Response, Silent, Store, Transport};
 use super::error::Code;
 use super::json::{canonical, Value};
@@ -112,7 +112,7 @@ impl Server {
 
 impl Transport for Server {
     type Body = ();
-    async fn send(&self, req: &Request<'_>) -> Result<Response<()>, Failure> {
+    fn send(&self, req: &Request<'_>) -> Result<Response<()>, Failure> {
         self.requests.set(self.requests.get() + 1);
         let answer = |status, replayed| {
             Ok(Response {
@@ -193,7 +193,7 @@ proptest! {
                     let key = record.key.clone();
                     let before = server.requests.get();
                     let sleeps_before = clock.sleeps.borrow().len();
-                    let outcome = block_on(engine::run(&server, &clock, &store, &Silent, &policy, record, &body));
+                    let outcome = engine::run(&server, &clock, &store, &Silent, &policy, record, &body);
 
                     let sent = server.requests.get() - before;
                     prop_assert!(sent <= policy.max_retries + 1, "{sent} requests in one call");
