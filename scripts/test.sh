@@ -14,13 +14,15 @@ cargo fmt --check
 
 step "clippy (host and wasm32)"
 cargo clippy --all-targets --locked -- -D warnings
-cargo clippy --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
+# The shipped no_std build, then everything (tests link std: feature "std").
+cargo clippy --lib --locked --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --all-targets --locked --target wasm32-unknown-unknown --features std -- -D warnings
 
 step "core tests (native)"
 cargo test --locked
 
 step "browser tests (wasm-pack test --headless --chrome)"
-wasm-pack test --headless --chrome
+wasm-pack test --headless --chrome -- --features std
 
 step "release build"
 bash scripts/build.sh

@@ -6,15 +6,22 @@ use crate::browser::clock::now_ms;
 use crate::browser::convert::{self, MAX_BODY_BYTES};
 use crate::browser::fetch::{self, AttemptGuard, FetchTransport, Head};
 use crate::browser::js;
+use crate::browser::js::Local;
 use crate::browser::storage::SessionStore;
 use crate::core::engine::{self, Event, Next, Observer, Payment, Success};
 use crate::core::error::{Code, PayError};
 use crate::core::json;
 use crate::core::record::{fingerprint, Record};
+use crate::core::text::cat;
 use crate::guard::Inner;
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 use js_sys::{Function, Promise};
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 /// A request on the wire, shared by every call for the same payment.
@@ -25,10 +32,8 @@ struct Inflight {
     promise: Promise,
 }
 
-thread_local! {
-    static INFLIGHT: RefCell<Vec<Inflight>> = const { RefCell::new(Vec::new()) };
-    static NEXT_ID: Cell<u32> = const { Cell::new(0) };
-}
+static INFLIGHT: Local<RefCell<Vec<Inflight>>> = Local(RefCell::new(Vec::new()));
+static NEXT_ID: Local<Cell<u32>> = Local(Cell::new(0));
 
 type JsError = PayError<JsValue>;
 
@@ -42,10 +47,12 @@ pub(crate) fn start(
     let caller_key = convert::caller_key(key).map_err(PayError::invalid)?;
     let body = json::canonical(&convert::details(details).map_err(PayError::invalid)?);
     if body.len() > MAX_BODY_BYTES {
-        return Err(PayError::invalid(format!(
-            "payment details are {} bytes as JSON; the limit is {MAX_BODY_BYTES}",
-            body.len()
-        )));
+        return Err(PayError::invalid(cat(&[
+            "payment details are ",
+            &crate::core::text::num(body.len() as u64),
+            " bytes as JSON; the limit is ",
+            &crate::core::text::num(MAX_BODY_BYTES as u64),
+        ])));
     }
     let transport = FetchTransport::new(&options).map_err(PayError::invalid)?;
     let fingerprint = fingerprint(&options.endpoint, &body);

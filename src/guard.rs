@@ -2,9 +2,12 @@
 //! start a second payment while one is in flight.
 
 use crate::browser::js;
+use crate::core::text::cat;
+use alloc::borrow::ToOwned;
+use alloc::rc::Rc;
+use alloc::string::String;
+use core::cell::{Cell, RefCell};
 use js_sys::Promise;
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
@@ -119,10 +122,10 @@ impl PayButton {
     #[wasm_bindgen(constructor)]
     pub fn new(element: JsValue, options: JsValue) -> Result<PayButton, JsValue> {
         let element: Element = element.dyn_into().map_err(|v| {
-            crate::invalid_input(&format!(
-                "PayButton needs a button or fieldset element; got {}",
-                js::describe(&v)
-            ))
+            crate::invalid_input(&cat(&[
+                "PayButton needs a button or fieldset element; got ",
+                &js::describe(&v),
+            ]))
         })?;
         let (endpoint, labels) = if options.is_undefined() || options.is_null() {
             (None, JsValue::UNDEFINED)

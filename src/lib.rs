@@ -3,98 +3,124 @@
 //! This file holds only what JavaScript sees. The rules live in [`core`]
 //! (pure Rust, tested natively); the browser plumbing lives in `browser`, and
 //! the flow that ties them together in `checkout`.
+//!
+//! The shipped wasm is `no_std`: Rust's std would bring its panic and
+//! formatting machinery, which was a third of the module. Feature `std` links
+//! it back for the browser tests.
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
 #![deny(missing_docs)]
 
 extern crate alloc;
 
+#[cfg(target_arch = "wasm32")]
 mod browser;
+#[cfg(target_arch = "wasm32")]
 mod checkout;
 pub mod core;
+#[cfg(target_arch = "wasm32")]
 mod guard;
 
-use crate::browser::clock::now_ms;
-use crate::browser::convert;
-use crate::browser::js;
-use crate::browser::storage::SessionStore;
-use crate::core::engine::Store;
-use crate::core::error::PayError;
-use crate::core::record::{Record, State};
-use js_sys::{Array, Promise};
-use wasm_bindgen::prelude::*;
+#[cfg(target_arch = "wasm32")]
+pub use exports::*;
 
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-#[wasm_bindgen(typescript_custom_section)]
-const TYPES: &str = include_str!("payonce.d.ts");
-
-/// Pays once. See `payonce.d.ts` for the contract.
-#[wasm_bindgen(js_name = processPayment, skip_typescript)]
-pub fn process_payment(details: JsValue, key: JsValue, options: JsValue) -> Promise {
-    checkout::start(&details, &key, &options)
-        .unwrap_or_else(|err| Promise::reject(&checkout::error_to_js(err)))
+/// A panic is a bug (every input error is an `Err`); it ends the call with a
+/// wasm trap, which JS sees as a `RuntimeError`, and carries no message text.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &::core::panic::PanicInfo) -> ! {
+    ::core::arch::wasm32::unreachable()
 }
 
-/// A fresh idempotency key (UUID v4), for apps that manage keys themselves.
-#[wasm_bindgen(js_name = newIdempotencyKey, skip_typescript)]
-pub fn new_idempotency_key() -> Result<String, JsValue> {
-    if checkout::crypto_available() {
-        Ok(checkout::new_key())
-    } else {
-        Err(checkout::error_to_js(PayError::invalid(
-            "this page has no crypto.getRandomValues",
-        )))
+#[cfg(target_arch = "wasm32")]
+mod exports {
+    //! Everything JavaScript calls.
+    use crate::browser::clock::now_ms;
+    use crate::browser::convert;
+    use crate::browser::js;
+    use crate::browser::storage::SessionStore;
+    use crate::checkout;
+    use crate::core::engine::Store;
+    use crate::core::error::PayError;
+    use crate::core::record::{Record, State};
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use js_sys::{Array, Promise};
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen(typescript_custom_section)]
+    const TYPES: &str = include_str!("payonce.d.ts");
+
+    /// Pays once. See `payonce.d.ts` for the contract.
+    #[wasm_bindgen(js_name = processPayment, skip_typescript)]
+    pub fn process_payment(details: JsValue, key: JsValue, options: JsValue) -> Promise {
+        checkout::start(&details, &key, &options)
+            .unwrap_or_else(|err| Promise::reject(&checkout::error_to_js(err)))
     }
-}
 
-/// The payments whose outcome is still unknown, for the page to show after a reload.
-#[wasm_bindgen(js_name = pendingPayments, skip_typescript)]
-pub fn pending_payments(endpoint: JsValue) -> Array {
-    let endpoint = endpoint
-        .as_string()
-        .map(|e| convert::absolute_url(&e).unwrap_or(e));
-    let now = now_ms();
-    let mut records: Vec<Record> = SessionStore
-        .all()
-        .into_iter()
-        .filter(|r| r.state == State::Pending && !r.is_expired(now))
-        .filter(|r| endpoint.as_ref().is_none_or(|e| *e == r.endpoint))
-        .collect();
-    records.sort_unstable_by_key(|r| r.created_ms);
-    records
-        .iter()
-        .map(|r| JsValue::from(checkout::record_to_js(r)))
-        .collect()
-}
+    /// A fresh idempotency key (UUID v4), for apps that manage keys themselves.
+    #[wasm_bindgen(js_name = newIdempotencyKey, skip_typescript)]
+    pub fn new_idempotency_key() -> Result<String, JsValue> {
+        if checkout::crypto_available() {
+            Ok(checkout::new_key())
+        } else {
+            Err(checkout::error_to_js(PayError::invalid(
+                "this page has no crypto.getRandomValues",
+            )))
+        }
+    }
 
-/// Forgets a payment's key, so the same details become a new payment.
-#[wasm_bindgen(js_name = forgetPayment, skip_typescript)]
-pub fn forget_payment(key: JsValue) -> bool {
-    let Some(key) = key.as_string() else {
-        return false;
-    };
-    SessionStore.remove(&key)
-}
+    /// The payments whose outcome is still unknown, for the page to show after a reload.
+    #[wasm_bindgen(js_name = pendingPayments, skip_typescript)]
+    pub fn pending_payments(endpoint: JsValue) -> Array {
+        let endpoint = endpoint
+            .as_string()
+            .map(|e| convert::absolute_url(&e).unwrap_or(e));
+        let now = now_ms();
+        let mut records: Vec<Record> = SessionStore
+            .all()
+            .into_iter()
+            .filter(|r| r.state == State::Pending && !r.is_expired(now))
+            .filter(|r| endpoint.as_ref().is_none_or(|e| *e == r.endpoint))
+            .collect();
+        crate::core::text::sort_by(&mut records, |a, b| a.created_ms < b.created_ms);
+        records
+            .iter()
+            .map(|r| JsValue::from(checkout::record_to_js(r)))
+            .collect()
+    }
 
-/// Whether `value` is an error thrown by payonce.
-#[wasm_bindgen(js_name = isPaymentError, skip_typescript)]
-pub fn is_payment_error(value: JsValue) -> bool {
-    value.is_instance_of::<js_sys::Error>()
-        && js::get(&value, "name")
-            .ok()
-            .and_then(|n| n.as_string())
-            .as_deref()
-            == Some("PaymentError")
-        && js::get(&value, "code").is_ok_and(|c| c.is_string())
-}
+    /// Forgets a payment's key, so the same details become a new payment.
+    #[wasm_bindgen(js_name = forgetPayment, skip_typescript)]
+    pub fn forget_payment(key: JsValue) -> bool {
+        let Some(key) = key.as_string() else {
+            return false;
+        };
+        SessionStore.remove(&key)
+    }
 
-/// Drops everything payonce holds in memory, as a page reload does; storage stays.
-/// For tests of reload behaviour; not part of the JS API.
-#[doc(hidden)]
-pub fn simulate_reload() {
-    SessionStore::drop_memory();
-    checkout::forget_in_flight();
-}
+    /// Whether `value` is an error thrown by payonce.
+    #[wasm_bindgen(js_name = isPaymentError, skip_typescript)]
+    pub fn is_payment_error(value: JsValue) -> bool {
+        value.is_instance_of::<js_sys::Error>()
+            && js::get(&value, "name")
+                .ok()
+                .and_then(|n| n.as_string())
+                .as_deref()
+                == Some("PaymentError")
+            && js::get(&value, "code").is_ok_and(|c| c.is_string())
+    }
 
-pub(crate) use checkout::invalid_input;
+    /// Drops everything payonce holds in memory, as a page reload does; storage stays.
+    /// For tests of reload behaviour; not part of the JS API.
+    #[doc(hidden)]
+    pub fn simulate_reload() {
+        SessionStore::drop_memory();
+        checkout::forget_in_flight();
+    }
+
+    pub(crate) use crate::checkout::invalid_input;
+}

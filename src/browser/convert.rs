@@ -7,6 +7,10 @@
 use super::js;
 use crate::core::json::Value;
 use crate::core::retry::Policy;
+use crate::core::text::{cat, num};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 use js_sys::{Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortSignal, RequestCredentials};
@@ -27,16 +31,17 @@ struct Walker {
 /// Reads payment details into JSON data. They must be a plain object.
 pub fn details(value: &JsValue) -> Result<Value, String> {
     if value.is_undefined() || value.is_null() {
-        return Err(format!(
-            "payment details are {}; pass an object such as {{ amount: 5000, currency: 'usd' }}",
-            js::describe(value)
-        ));
+        return Err(cat(&[
+            "payment details are ",
+            &js::describe(value),
+            "; pass an object such as { amount: 5000, currency: 'usd' }",
+        ]));
     }
     if !value.is_object() || js::is_array(value).unwrap_or(false) {
-        return Err(format!(
-            "payment details must be an object; got {}",
-            js::describe(value)
-        ));
+        return Err(cat(&[
+            "payment details must be an object; got ",
+            &js::describe(value),
+        ]));
     }
     let mut walker = Walker {
         stack: Vec::new(),
@@ -62,7 +67,11 @@ impl Walker {
     ) -> Result<Option<Value>, String> {
         self.nodes += 1;
         if self.nodes > MAX_NODES {
-            return Err(format!("payment details hold more than {MAX_NODES} values"));
+            return Err(cat(&[
+                "payment details hold more than ",
+                &num(MAX_NODES as u64),
+                " values",
+            ]));
         }
         if v.is_undefined() {
             return Ok(None);
@@ -75,39 +84,51 @@ impl Walker {
         }
         if let Some(n) = v.as_f64() {
             if !n.is_finite() {
-                return Err(format!(
-                    "{path} is {}; numbers in payment details must be finite",
-                    js::number_to_string(n)
-                ));
+                return Err(cat(&[
+                    path,
+                    " is ",
+                    &js::number_to_string(n),
+                    "; numbers in payment details must be finite",
+                ]));
             }
             return Ok(Some(Value::Number(js::number_to_string(n))));
         }
         if let Some(s) = v.dyn_ref::<js_sys::JsString>() {
             if !s.is_valid_utf16() {
-                return Err(format!(
-                    "{path} holds a lone UTF-16 surrogate, which cannot be sent as JSON text"
-                ));
+                return Err(cat(&[
+                    path,
+                    " holds a lone UTF-16 surrogate, which cannot be sent as JSON text",
+                ]));
             }
             return Ok(Some(Value::String(s.into())));
         }
         if v.is_bigint() {
-            return Err(format!(
-                "{path} is a BigInt, which JSON cannot carry; send it as a string or a number"
-            ));
+            return Err(cat(&[
+                path,
+                " is a BigInt, which JSON cannot carry; send it as a string or a number",
+            ]));
         }
         if v.is_symbol() || v.is_function() {
-            return Err(format!(
-                "{path} is {}; payment details must be JSON data",
-                js::describe(v)
-            ));
+            return Err(cat(&[
+                path,
+                " is ",
+                &js::describe(v),
+                "; payment details must be JSON data",
+            ]));
         }
         if self.stack.iter().any(|seen| Object::is(seen, v)) {
-            return Err(format!(
-                "{path} refers back to an object that contains it (a cycle)"
-            ));
+            return Err(cat(&[
+                path,
+                " refers back to an object that contains it (a cycle)",
+            ]));
         }
         if self.stack.len() >= MAX_DEPTH {
-            return Err(format!("{path} is nested deeper than {MAX_DEPTH} levels"));
+            return Err(cat(&[
+                path,
+                " is nested deeper than ",
+                &num(MAX_DEPTH as u64),
+                " levels",
+            ]));
         }
         if to_json {
             let method = js::get(v, "toJSON").map_err(|e| threw(path, "toJSON", &e))?;
@@ -131,18 +152,27 @@ impl Walker {
                 .filter(|n| *n >= 0.0 && *n <= MAX_NODES as f64)
                 .unwrap_or(f64::MAX);
             if len > MAX_NODES as f64 {
-                return Err(format!("{path} is an array longer than {MAX_NODES} items"));
+                return Err(cat(&[
+                    path,
+                    " is an array longer than ",
+                    &num(MAX_NODES as u64),
+                    " items",
+                ]));
             }
             let mut items = Vec::new();
             for i in 0..(len as u32) {
-                path.push_str(&format!("[{i}]"));
-                let item = js::get(v, &i.to_string()).map_err(|e| threw(path, "", &e))?;
+                let index = num(u64::from(i));
+                path.push('[');
+                path.push_str(&index);
+                path.push(']');
+                let item = js::get(v, &index).map_err(|e| threw(path, "", &e))?;
                 match self.walk(&item, path, true)? {
                     Some(value) => items.push(value),
                     None => {
-                        return Err(format!(
-                            "{path} is undefined; arrays in payment details cannot have holes"
-                        ))
+                        return Err(cat(&[
+                            path,
+                            " is undefined; arrays in payment details cannot have holes",
+                        ]))
                     }
                 }
                 path.truncate(at);
@@ -157,9 +187,12 @@ impl Walker {
                 .and_then(|n| n.as_string())
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| "class instance".to_owned());
-            return Err(format!(
-                "{path} is a {name}; payment details must be plain objects, arrays, strings, numbers, booleans or null"
-            ));
+            return Err(cat(&[
+                path,
+                " is a ",
+                &name,
+                "; payment details must be plain objects, arrays, strings, numbers, booleans or null",
+            ]));
         }
         let keys = js::object_keys(v).map_err(|e| threw(path, "its keys", &e))?;
         let mut members = Vec::new();
@@ -180,15 +213,16 @@ impl Walker {
 }
 
 fn threw(path: &str, what: &str, thrown: &JsValue) -> String {
-    let what = if what.is_empty() {
-        String::new()
-    } else {
-        format!(" {what}")
-    };
-    format!(
-        "reading {path}{what} threw ({})",
-        js::describe_thrown(thrown)
-    )
+    let space = if what.is_empty() { "" } else { " " };
+    cat(&[
+        "reading ",
+        path,
+        space,
+        what,
+        " threw (",
+        &js::describe_thrown(thrown),
+        ")",
+    ])
 }
 
 /// Reads the optional caller key: `undefined` or `null` mean "payonce chooses".
@@ -197,10 +231,10 @@ pub fn caller_key(value: &JsValue) -> Result<Option<String>, String> {
         return Ok(None);
     }
     let Some(key) = value.as_string() else {
-        return Err(format!(
-            "the idempotency key must be a string; got {}",
-            js::describe(value)
-        ));
+        return Err(cat(&[
+            "the idempotency key must be a string; got ",
+            &js::describe(value),
+        ]));
     };
     crate::core::key::validate(&key)?;
     Ok(Some(key))
@@ -239,26 +273,34 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         return Err("options are missing; pass at least { endpoint: '/api/charges' }".into());
     }
     if !value.is_object() || value.is_function() || js::is_array(value).unwrap_or(false) {
-        return Err(format!(
-            "options must be an object; got {}",
-            js::describe(value)
-        ));
+        return Err(cat(&[
+            "options must be an object; got ",
+            &js::describe(value),
+        ]));
     }
     let field = |name: &str| js::get(value, name).map_err(|e| threw("options", name, &e));
 
     let endpoint = field("endpoint")?;
     let endpoint = match endpoint.as_string() {
-        Some(e) if !e.trim().is_empty() && e.len() <= MAX_ENDPOINT && !e.chars().any(char::is_control) => e,
+        Some(e)
+            if !e.trim().is_empty()
+                && e.len() <= MAX_ENDPOINT
+                && !e.chars().any(char::is_control) =>
+        {
+            e
+        }
         Some(_) => {
-            return Err(format!(
-                "options.endpoint must be a URL of 1 to {MAX_ENDPOINT} characters without control characters"
-            ))
+            return Err(cat(&[
+                "options.endpoint must be a URL of 1 to ",
+                &num(MAX_ENDPOINT as u64),
+                " characters without control characters",
+            ]))
         }
         None => {
-            return Err(format!(
-                "options.endpoint must be the payment URL as a string; got {}",
-                js::describe(&endpoint)
-            ))
+            return Err(cat(&[
+                "options.endpoint must be the payment URL as a string; got ",
+                &js::describe(&endpoint),
+            ]))
         }
     };
 
@@ -328,10 +370,10 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         false
     } else {
         quoted.as_bool().ok_or_else(|| {
-            format!(
-                "options.quotedKey must be true or false; got {}",
-                js::describe(&quoted)
-            )
+            cat(&[
+                "options.quotedKey must be true or false; got ",
+                &js::describe(&quoted),
+            ])
         })?
     };
 
@@ -391,10 +433,18 @@ pub fn absolute_url(endpoint: &str) -> Result<String, String> {
         None => web_sys::Url::new(endpoint),
     };
     url.map(|u| u.href()).map_err(|e| {
-        format!(
-            "options.endpoint {endpoint:.80} is not a valid URL ({})",
-            js::describe_thrown(&e)
-        )
+        let shown = endpoint
+            .char_indices()
+            .nth(80)
+            .and_then(|(at, _)| endpoint.get(..at))
+            .unwrap_or(endpoint);
+        cat(&[
+            "options.endpoint ",
+            shown,
+            " is not a valid URL (",
+            &js::describe_thrown(&e),
+            ")",
+        ])
     })
 }
 
@@ -403,10 +453,10 @@ fn headers(value: &JsValue) -> Result<Vec<(String, String)>, String> {
         return Ok(Vec::new());
     }
     if !value.is_object() || value.is_function() || js::is_array(value).unwrap_or(false) {
-        return Err(format!(
-            "options.headers must be an object of header names to string values; got {}",
-            js::describe(value)
-        ));
+        return Err(cat(&[
+            "options.headers must be an object of header names to string values; got ",
+            &js::describe(value),
+        ]));
     }
     let keys = js::object_keys(value).map_err(|e| threw("options.headers", "its keys", &e))?;
     let mut out = Vec::new();
@@ -416,18 +466,26 @@ fn headers(value: &JsValue) -> Result<Vec<(String, String)>, String> {
         };
         let v = js::get(value, &name).map_err(|e| threw("options.headers", &name, &e))?;
         let Some(v) = v.as_string() else {
-            return Err(format!(
-                "options.headers['{name}'] must be a string; got {}",
-                js::describe(&v)
-            ));
+            return Err(cat(&[
+                "options.headers['",
+                &name,
+                "'] must be a string; got ",
+                &js::describe(&v),
+            ]));
         };
         if name.is_empty() || !name.bytes().all(is_tchar) {
-            return Err(format!(
-                "options.headers has an invalid header name '{name}'"
-            ));
+            return Err(cat(&[
+                "options.headers has an invalid header name '",
+                &name,
+                "'",
+            ]));
         }
         if v.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
-            return Err(format!("options.headers['{name}'] holds a line break or NUL; header values must be one line"));
+            return Err(cat(&[
+                "options.headers['",
+                &name,
+                "'] holds a line break or NUL; header values must be one line",
+            ]));
         }
         out.push((name, v));
     }
@@ -440,11 +498,17 @@ fn whole(value: &JsValue, name: &str, default: u64, min: u64, max: u64) -> Resul
         return Ok(default);
     }
     match value.as_f64() {
-        Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(n as u64),
-        _ => Err(format!(
-            "options.{name} must be a whole number from {min} to {max}; got {}",
-            js::describe(value)
-        )),
+        Some(n) if n >= min as f64 && n <= max as f64 && n == (n as u64) as f64 => Ok(n as u64),
+        _ => Err(cat(&[
+            "options.",
+            name,
+            " must be a whole number from ",
+            &num(min),
+            " to ",
+            &num(max),
+            "; got ",
+            &js::describe(value),
+        ])),
     }
 }
 

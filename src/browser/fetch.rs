@@ -4,6 +4,8 @@ use super::convert::Options;
 use super::js;
 use crate::core::engine::{Failure, Response};
 use crate::core::key;
+use crate::core::text::cat;
+use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
@@ -27,10 +29,13 @@ impl FetchTransport {
         let headers = Headers::new().map_err(|e| js::describe_thrown(&e))?;
         for (name, value) in &options.headers {
             headers.append(name, value).map_err(|e| {
-                format!(
-                    "options.headers['{name}'] was refused by the browser ({})",
-                    js::describe_thrown(&e)
-                )
+                cat(&[
+                    "options.headers['",
+                    name,
+                    "'] was refused by the browser (",
+                    &js::describe_thrown(&e),
+                    ")",
+                ])
             })?;
         }
         // Ours after the caller's, so a caller header of the same name cannot replace them.

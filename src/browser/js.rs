@@ -2,6 +2,8 @@
 //! getter, proxy or fake global becomes an `Err`, never an exception
 //! unwinding through wasm.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -79,7 +81,7 @@ pub fn describe_thrown(thrown: &JsValue) -> String {
         if message.is_empty() {
             name
         } else {
-            format!("{name}: {message}")
+            crate::core::text::cat(&[&name, ": ", &message])
         }
     } else if let Some(s) = thrown.as_string() {
         s
@@ -110,5 +112,21 @@ pub fn describe(value: &JsValue) -> String {
         "an array".into()
     } else {
         "an object".into()
+    }
+}
+
+/// Page-wide state. The page runs payonce on one thread (wasm32 without
+/// atomics), so a plain static is enough; `with` keeps call sites as they
+/// were with `thread_local!`.
+pub struct Local<T>(pub T);
+
+// SAFETY: wasm32 without the atomics feature has exactly one thread.
+#[cfg(not(target_feature = "atomics"))]
+unsafe impl<T> Sync for Local<T> {}
+
+impl<T> Local<T> {
+    /// Runs `f` on the state.
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0)
     }
 }

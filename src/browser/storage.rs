@@ -1,9 +1,11 @@
 //! `sessionStorage` as the core's storage backend.
 
-use super::js;
+use super::js::{self, Local};
 use crate::core::engine::Store;
 use crate::core::record::Record;
 use crate::core::store::{Backend, Mirrored, Unavailable};
+use alloc::string::String;
+use alloc::vec::Vec;
 use wasm_bindgen::JsCast;
 use web_sys::Storage;
 
@@ -42,9 +44,7 @@ impl Backend for SessionBackend {
     }
 }
 
-thread_local! {
-    static STORE: Mirrored<SessionBackend> = const { Mirrored::new(SessionBackend) };
-}
+static STORE: Local<Mirrored<SessionBackend>> = Local(Mirrored::new(SessionBackend));
 
 /// The page's store: sessionStorage mirrored in memory.
 pub struct SessionStore;

@@ -9,6 +9,7 @@ use super::retry::{self, Policy, Verdict};
 use super::text::{cat, num};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 /// One attempt's request. The same endpoint, body and key on every attempt.
 #[derive(Debug)]

@@ -1,5 +1,6 @@
 //! One error type for every way a payment can fail, each with a stable code.
 
+use alloc::string::String;
 use core::fmt;
 
 /// What went wrong, as a stable lowercase code that JS callers switch on.

@@ -7,6 +7,10 @@
 //! strings escaped minimally, numbers in ECMAScript's shortest form. Number
 //! text comes from the JS engine itself, so no float formatting lives here.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// JSON data, as read from the caller's details.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -27,7 +31,12 @@ pub enum Value {
 impl Value {
     /// A whole number, formatted the way JS formats it.
     pub fn int(n: i64) -> Value {
-        Value::Number(n.to_string())
+        let digits = super::text::num(n.unsigned_abs());
+        Value::Number(if n < 0 {
+            super::text::cat(&["-", &digits])
+        } else {
+            digits
+        })
     }
 
     /// A string value.
@@ -73,7 +82,9 @@ fn write_value(out: &mut String, value: &Value) {
         Value::Object(members) => {
             let mut sorted: Vec<&(String, Value)> = members.iter().collect();
             // Member names are unique, so an unstable sort gives one order.
-            sorted.sort_unstable_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            super::text::sort_by(&mut sorted, |a, b| {
+                a.0.encode_utf16().lt(b.0.encode_utf16())
+            });
             out.push('{');
             for (i, (name, item)) in sorted.into_iter().enumerate() {
                 if i > 0 {

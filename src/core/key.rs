@@ -1,5 +1,8 @@
 //! Idempotency keys: what a valid one looks like and how it goes on the wire.
 
+use super::text::{cat, hex, num};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 /// The longest key payonce accepts (Stripe and Adyen accept up to 255 or 64; the IETF draft sets none).
 pub const MAX_KEY_LEN: usize = 255;
 
@@ -14,10 +17,12 @@ pub fn validate(key: &str) -> Result<(), String> {
         return Err("the idempotency key is empty; pass undefined to let payonce make one".into());
     }
     if key.len() > MAX_KEY_LEN {
-        return Err(format!(
-            "the idempotency key is {} bytes long; the limit is {MAX_KEY_LEN}",
-            key.len()
-        ));
+        return Err(cat(&[
+            "the idempotency key is ",
+            &num(key.len() as u64),
+            " bytes long; the limit is ",
+            &num(MAX_KEY_LEN as u64),
+        ]));
     }
     if let Some((at, c)) = key
         .char_indices()
@@ -28,12 +33,21 @@ pub fn validate(key: &str) -> Result<(), String> {
             '"' | '\'' => "a quote".to_owned(),
             ',' => "a comma".to_owned(),
             '\\' => "a backslash".to_owned(),
-            c if c.is_control() => format!("control character U+{:04X}", c as u32),
+            c if c.is_control() => cat(&[
+                "control character U+",
+                &hex(u64::from(c), 4).to_ascii_uppercase(),
+            ]),
             _ => "a character outside printable ASCII".to_owned(),
         };
-        return Err(format!(
-            "the idempotency key has {what} at byte {at}; use 1 to {MAX_KEY_LEN} printable ASCII characters without spaces, quotes, commas or backslashes"
-        ));
+        return Err(cat(&[
+            "the idempotency key has ",
+            &what,
+            " at byte ",
+            &num(at as u64),
+            "; use 1 to ",
+            &num(MAX_KEY_LEN as u64),
+            " printable ASCII characters without spaces, quotes, commas or backslashes",
+        ]));
     }
     Ok(())
 }
@@ -42,7 +56,7 @@ pub fn validate(key: &str) -> Result<(), String> {
 pub fn header_value(key: &str, quoted: bool) -> String {
     if quoted {
         // Valid keys hold no `"` or `\`, so no escaping is needed.
-        format!("\"{key}\"")
+        cat(&["\"", key, "\""])
     } else {
         key.to_owned()
     }

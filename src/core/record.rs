@@ -4,6 +4,11 @@
 //! one-way fingerprint of endpoint and details, the endpoint, the state,
 //! timestamps and the attempt count. Never the details, headers or card data.
 
+use super::text::{cat, num};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::sha256;
 
 /// Record item names start with this (index items use `payonce:fp:`, see `store`).
@@ -30,11 +35,11 @@ impl State {
         }
     }
 
-    fn tag(self) -> char {
+    fn tag(self) -> &'static str {
         match self {
-            State::Pending => 'p',
-            State::Succeeded => 's',
-            State::Failed => 'f',
+            State::Pending => "p",
+            State::Succeeded => "s",
+            State::Failed => "f",
         }
     }
 
@@ -105,24 +110,31 @@ impl Record {
 
     /// The storage item name.
     pub fn item_name(&self) -> String {
-        format!("{PREFIX}{}", self.key)
+        cat(&[PREFIX, &self.key])
     }
 
     /// The storage item value:
     /// `1,<state>,<fingerprint>,<created>,<updated>,<expires>,<attempts>,<rev>,<endpoint>`.
     /// The endpoint comes last so that commas in it need no escaping.
     pub fn encode(&self) -> String {
-        format!(
-            "1,{},{},{},{},{},{},{},{}",
+        cat(&[
+            "1,",
             self.state.tag(),
-            self.fingerprint,
-            self.created_ms,
-            self.updated_ms,
-            self.expires_ms,
-            self.attempts,
-            self.rev,
-            self.endpoint
-        )
+            ",",
+            &self.fingerprint,
+            ",",
+            &num(self.created_ms),
+            ",",
+            &num(self.updated_ms),
+            ",",
+            &num(self.expires_ms),
+            ",",
+            &num(u64::from(self.attempts)),
+            ",",
+            &num(u64::from(self.rev)),
+            ",",
+            &self.endpoint,
+        ])
     }
 
     /// Reads a storage item back. Anything malformed, from another version or

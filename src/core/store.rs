@@ -12,14 +12,18 @@
 
 use super::engine::Store;
 use super::record::{Record, State, PREFIX};
-use std::cell::{Cell, RefCell};
+use super::text::cat;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 
 /// Names of the fingerprint index items.
 pub const INDEX_PREFIX: &str = "payonce:fp:";
 
 /// The name of the index item for a fingerprint.
 fn index_name(fingerprint: &str) -> String {
-    format!("{INDEX_PREFIX}{fingerprint}")
+    cat(&[INDEX_PREFIX, fingerprint])
 }
 
 /// The storage refused or could not be reached; the mirror carries on.
@@ -74,7 +78,7 @@ impl<B: Backend> Mirrored<B> {
 
     /// The record stored under `key`; a corrupt item is deleted.
     fn stored(&self, key: &str) -> Option<Record> {
-        let name = format!("{PREFIX}{key}");
+        let name = cat(&[PREFIX, key]);
         let value = self.backend.get(&name).ok().flatten()?;
         let record = Record::decode(&name, &value);
         if record.is_none() {
@@ -220,7 +224,7 @@ impl<B: Backend> Store for Mirrored<B> {
         let records: Vec<Record> = keys.iter().filter_map(|k| self.by_key(k)).collect();
         // Index items that point nowhere live are stale.
         for name in names.iter().filter(|n| n.starts_with(INDEX_PREFIX)) {
-            let fingerprint = &name[INDEX_PREFIX.len()..];
+            let fingerprint = name.strip_prefix(INDEX_PREFIX).unwrap_or_default();
             let key = self.backend.get(name).ok().flatten();
             let live = records.iter().any(|r| {
                 Some(&r.key) == key.as_ref()
@@ -258,7 +262,7 @@ impl<B: Backend> Store for Mirrored<B> {
             at.map(|i| memory.remove(i))
         };
         let known = mine.or_else(|| self.stored(key));
-        let _ = self.backend.remove(&format!("{PREFIX}{key}"));
+        let _ = self.backend.remove(&cat(&[PREFIX, key]));
         if let Some(r) = &known {
             self.unindex(&r.fingerprint, key);
         }

@@ -59,6 +59,33 @@ pub fn parse_u64(s: &str) -> Option<u64> {
     Some(n)
 }
 
+/// Sorts `v` so that no element is `less` than the one before it (heapsort:
+/// a few hundred bytes of wasm where `sort_unstable` costs kilobytes).
+pub fn sort_by<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    let sift = |v: &mut [T], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            return;
+        }
+        if child + 1 < end && less(&v[child], &v[child + 1]) {
+            child += 1;
+        }
+        if !less(&v[root], &v[child]) {
+            return;
+        }
+        v.swap(root, child);
+        root = child;
+    };
+    let n = v.len();
+    for root in (0..n / 2).rev() {
+        sift(v, root, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +102,24 @@ mod tests {
             assert_eq!(parse_u64(bad), None, "{bad}");
         }
         assert_eq!(cat(&["a", "", "bc"]), "abc");
+    }
+
+    #[test]
+    fn sorts_like_the_standard_library() {
+        let mut seed = 12345u64;
+        for len in 0..200 {
+            let mut v: Vec<u64> = (0..len)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (seed >> 33) % 50
+                })
+                .collect();
+            let mut expected = v.clone();
+            expected.sort_unstable();
+            sort_by(&mut v, |a, b| a < b);
+            assert_eq!(v, expected);
+        }
     }
 }
