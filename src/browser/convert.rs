@@ -4,14 +4,15 @@
 //! throw, NaN where a number belongs), the answer is `Ok` or an `Err` naming
 //! what was wrong and where. Nothing here can panic.
 
-use super::js;
+use super::js::{self, Local};
 use crate::core::json::Value;
 use crate::core::retry::Policy;
 use crate::core::text::{cat, num};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
-use js_sys::{Function, Object};
+use core::cell::RefCell;
+use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortSignal, RequestCredentials};
 
@@ -165,7 +166,7 @@ impl Walker {
                 path.push('[');
                 path.push_str(&index);
                 path.push(']');
-                let item = js::get(v, &index).map_err(|e| threw(path, "", &e))?;
+                let item = Reflect::get_u32(v, i).map_err(|e| threw(path, "", &e))?;
                 match self.walk(&item, path, true)? {
                     Some(value) => items.push(value),
                     None => {
@@ -196,13 +197,13 @@ impl Walker {
         }
         let keys = js::object_keys(v).map_err(|e| threw(path, "its keys", &e))?;
         let mut members = Vec::new();
-        for name in keys.iter() {
-            let Some(name) = name.as_string() else {
+        for key in keys.iter() {
+            let Some(name) = key.as_string() else {
                 continue;
             };
             path.push('.');
             path.push_str(&name);
-            let item = js::get(v, &name).map_err(|e| threw(path, "", &e))?;
+            let item = Reflect::get(v, &key).map_err(|e| threw(path, "", &e))?;
             if let Some(value) = self.walk(&item, path, true)? {
                 members.push((name, value));
             }
@@ -278,7 +279,7 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
             &js::describe(value),
         ]));
     }
-    let field = |name: &str| js::get(value, name).map_err(|e| threw("options", name, &e));
+    let field = |name: &'static str| js::get(value, name).map_err(|e| threw("options", name, &e));
 
     let endpoint = field("endpoint")?;
     let endpoint = match endpoint.as_string() {
@@ -428,11 +429,21 @@ pub fn absolute_url(endpoint: &str) -> Result<String, String> {
         .and_then(|l| js::get(&l, "href"))
         .ok()
         .and_then(|h| h.as_string());
+    // The last answer, reused while the endpoint and the page address are the same.
+    let hit = LAST_URL.with(|last| {
+        last.borrow()
+            .as_ref()
+            .filter(|(e, b, _)| e == endpoint && *b == base)
+            .map(|(_, _, href)| href.clone())
+    });
+    if let Some(href) = hit {
+        return Ok(href);
+    }
     let url = match &base {
         Some(base) => web_sys::Url::new_with_base(endpoint, base),
         None => web_sys::Url::new(endpoint),
     };
-    url.map(|u| u.href()).map_err(|e| {
+    let href = url.map(|u| u.href()).map_err(|e| {
         let shown = endpoint
             .char_indices()
             .nth(80)
@@ -445,8 +456,13 @@ pub fn absolute_url(endpoint: &str) -> Result<String, String> {
             &js::describe_thrown(&e),
             ")",
         ])
-    })
+    })?;
+    LAST_URL.with(|last| *last.borrow_mut() = Some((endpoint.to_owned(), base, href.clone())));
+    Ok(href)
 }
+
+type UrlMemo = Option<(String, Option<String>, String)>;
+static LAST_URL: Local<RefCell<UrlMemo>> = Local(RefCell::new(None));
 
 fn headers(value: &JsValue) -> Result<Vec<(String, String)>, String> {
     if value.is_undefined() || value.is_null() {
@@ -460,11 +476,11 @@ fn headers(value: &JsValue) -> Result<Vec<(String, String)>, String> {
     }
     let keys = js::object_keys(value).map_err(|e| threw("options.headers", "its keys", &e))?;
     let mut out = Vec::new();
-    for name in keys.iter() {
-        let Some(name) = name.as_string() else {
+    for key in keys.iter() {
+        let Some(name) = key.as_string() else {
             continue;
         };
-        let v = js::get(value, &name).map_err(|e| threw("options.headers", &name, &e))?;
+        let v = Reflect::get(value, &key).map_err(|e| threw("options.headers", &name, &e))?;
         let Some(v) = v.as_string() else {
             return Err(cat(&[
                 "options.headers['",

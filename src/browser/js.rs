@@ -4,6 +4,8 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -53,19 +55,35 @@ extern "C" {
     pub fn number_to_string(n: f64) -> String;
 }
 
+/// The JS string for a name payonce uses often, made once per page:
+/// copying a string out of wasm memory costs more than the lookup it serves.
+pub fn name(name: &'static str) -> JsValue {
+    NAMES.with(|names| {
+        let at = name.as_ptr() as usize;
+        if let Some((_, v)) = names.borrow().iter().find(|(p, _)| *p == at) {
+            return v.clone();
+        }
+        let v = JsValue::from_str(name);
+        names.borrow_mut().push((at, v.clone()));
+        v
+    })
+}
+
+static NAMES: Local<RefCell<Vec<(usize, JsValue)>>> = Local(RefCell::new(Vec::new()));
+
 /// Reads `target[name]`; a throwing getter or proxy gives `Err`.
-pub fn get(target: &JsValue, name: &str) -> Result<JsValue, JsValue> {
-    Reflect::get(target, &JsValue::from_str(name))
+pub fn get(target: &JsValue, name: &'static str) -> Result<JsValue, JsValue> {
+    Reflect::get(target, &self::name(name))
 }
 
 /// Sets `target[name] = value` on an object payonce made itself.
-pub fn set(target: &Object, name: &str, value: &JsValue) {
+pub fn set(target: &Object, name: &'static str, value: &JsValue) {
     // Our own fresh objects have no setters or proxies, so this cannot fail.
-    let _ = Reflect::set(target, &JsValue::from_str(name), value);
+    let _ = Reflect::set(target, &self::name(name), value);
 }
 
 /// A fresh object from `(name, value)` pairs.
-pub fn object(fields: &[(&str, JsValue)]) -> Object {
+pub fn object(fields: &[(&'static str, JsValue)]) -> Object {
     let obj = Object::new();
     for (name, value) in fields {
         set(&obj, name, value);
