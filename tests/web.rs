@@ -133,16 +133,15 @@ export function hostileCases(seed, perKind) {
   return cases;
 }
 // Every payonce item in storage must be a bare record (key, state, fingerprint, numbers,
-// endpoint) or an index entry (fingerprint to key).
+// endpoint): nothing else.
 export function auditStorage() {
   const bad = [];
   for (let i = 0; i < sessionStorage.length; i++) {
     const k = sessionStorage.key(i);
     if (!k.startsWith('payonce:')) continue;
     const v = sessionStorage.getItem(k);
-    const isIndex = /^payonce:fp:[0-9a-f]{64}$/.test(k) && /^[!#-&(-+\--\[\]-~]{1,255}$/.test(v);
     const isRecord = /^payonce:v1:[!#-&(-+\--\[\]-~]{1,255}$/.test(k) && /^1,[psf],[0-9a-f]{64},\d+,\d+,\d+,\d+,\d+,https?:\/\/[\w.:\/-]+$/.test(v);
-    if (!isIndex && !isRecord) bad.push(k + '=' + v);
+    if (!isRecord) bad.push(k + '=' + v);
   }
   return bad.join('\n');
 }
@@ -656,10 +655,12 @@ async fn storage_holds_no_details_headers_or_bodies() {
     fresh("[{ status: 201, body: '{\"secret_receipt\":\"rcpt_77\"}' }]");
     pay_ok(DETAILS, "headers: { Authorization: 'Bearer sk_live_abc' }").await;
     let dump = storage_dump();
-    assert!(
-        dump.contains("payonce:v1:") && dump.contains("payonce:fp:"),
-        "{dump}"
+    assert_eq!(
+        dump.matches("payonce:").count(),
+        1,
+        "one item per payment: {dump}"
     );
+    assert!(dump.starts_with("payonce:v1:"), "{dump}");
     for secret in [
         "cust_12345",
         "pm_card_visa",

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use super::sha256;
 
-/// Record item names start with this (index items use `payonce:fp:`, see `store`).
+/// Record item names start with this: one item per payment (see `store`).
 pub const PREFIX: &str = "payonce:v1:";
 
 /// Where a payment stands.
