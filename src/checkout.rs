@@ -265,7 +265,7 @@ impl Flight {
 }
 
 pub(crate) fn crypto_available() -> bool {
-    js::get(&js_sys::global(), "crypto")
+    js::get(&js::page(), "crypto")
         .and_then(|c| js::get(&c, "getRandomValues"))
         .is_ok_and(|f| f.is_function())
 }

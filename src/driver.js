@@ -41,3 +41,8 @@ export function sleep(ms, signal) {
     else signal?.addEventListener('abort', stop);
   });
 }
+
+/** The page's global object (`globalThis`), for the few globals payonce reads. */
+export function page() {
+  return globalThis;
+}

@@ -425,7 +425,7 @@ fn optional<T: JsCast>(value: JsValue, wrong: &str) -> Result<Option<T>, String>
 /// `/api/charges`, `api/../api/charges` and `https://shop.example/api/charges`
 /// are one endpoint, and so one payment and one key.
 pub fn absolute_url(endpoint: &str) -> Result<String, String> {
-    let base = js::get(&js_sys::global(), "location")
+    let base = js::get(&js::page(), "location")
         .and_then(|l| js::get(&l, "href"))
         .ok()
         .and_then(|h| h.as_string());

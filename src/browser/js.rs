@@ -17,6 +17,8 @@ extern "C" {
     pub fn drive(job: JsValue) -> Promise;
     /// Resolves after `ms`, rejects when `signal` aborts first.
     pub fn sleep(ms: f64, signal: Option<web_sys::AbortSignal>) -> Promise;
+    /// `globalThis` (js_sys::global() would bring a lazily initialised cache).
+    pub fn page() -> JsValue;
 }
 
 #[wasm_bindgen]

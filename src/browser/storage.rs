@@ -14,7 +14,7 @@ use web_sys::Storage;
 pub struct SessionBackend;
 
 fn session() -> Result<Storage, Unavailable> {
-    let storage = js::get(&js_sys::global(), "sessionStorage").map_err(|_| Unavailable)?;
+    let storage = js::get(&js::page(), "sessionStorage").map_err(|_| Unavailable)?;
     if storage.is_null() || storage.is_undefined() {
         return Err(Unavailable);
     }
