@@ -46,3 +46,14 @@ export function sleep(ms, signal) {
 export function page() {
   return globalThis;
 }
+
+/** Whether `s` holds no lone UTF-16 surrogate (which JSON text cannot carry). */
+export function wellFormed(s) {
+  if (typeof s.isWellFormed === 'function') return s.isWellFormed();
+  try {
+    encodeURIComponent(s);
+    return true;
+  } catch {
+    return false;
+  }
+}

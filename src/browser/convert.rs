@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortSignal, RequestCredentials};
+use web_sys::AbortSignal;
 
 /// The deepest nesting accepted in details.
 pub const MAX_DEPTH: usize = 32;
@@ -94,14 +94,15 @@ impl Walker {
             }
             return Ok(Some(Value::Number(js::number_to_string(n))));
         }
-        if let Some(s) = v.dyn_ref::<js_sys::JsString>() {
-            if !s.is_valid_utf16() {
+        if let Some(text) = v.as_string() {
+            // Copying into Rust turns a lone surrogate into U+FFFD; only then is JS asked.
+            if text.chars().any(|c| c == '\u{FFFD}') && !js::well_formed(v) {
                 return Err(cat(&[
                     path,
                     " holds a lone UTF-16 surrogate, which cannot be sent as JSON text",
                 ]));
             }
-            return Ok(Some(Value::String(s.into())));
+            return Ok(Some(Value::String(text)));
         }
         if v.is_bigint() {
             return Err(cat(&[
@@ -256,7 +257,7 @@ pub struct Options {
     /// Send the key in the draft's quoted form.
     pub quoted_key: bool,
     /// fetch's `credentials`.
-    pub credentials: Option<RequestCredentials>,
+    pub credentials: Option<&'static str>,
     /// The caller's abort signal.
     pub signal: Option<AbortSignal>,
     /// Event callback.
@@ -383,9 +384,9 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         None
     } else {
         match credentials.as_string().as_deref() {
-            Some("omit") => Some(RequestCredentials::Omit),
-            Some("same-origin") => Some(RequestCredentials::SameOrigin),
-            Some("include") => Some(RequestCredentials::Include),
+            Some("omit") => Some("omit"),
+            Some("same-origin") => Some("same-origin"),
+            Some("include") => Some("include"),
             _ => {
                 return Err("options.credentials must be 'omit', 'same-origin' or 'include'".into())
             }

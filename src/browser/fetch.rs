@@ -8,9 +8,7 @@ use crate::core::text::cat;
 use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{
-    AbortController, AbortSignal, Headers, RequestCache, RequestInit, RequestRedirect, ResponseType,
-};
+use web_sys::{AbortController, AbortSignal, Headers, ResponseType};
 
 /// Sends payment requests with the page's `fetch`.
 pub struct FetchTransport {
@@ -18,7 +16,7 @@ pub struct FetchTransport {
     header_name: String,
     quoted_key: bool,
     timeout_ms: u64,
-    credentials: Option<web_sys::RequestCredentials>,
+    credentials: Option<&'static str>,
     signal: Option<AbortSignal>,
 }
 
@@ -122,16 +120,17 @@ impl FetchTransport {
             .set(&self.header_name, &key::header_value(key, self.quoted_key))
             .map_err(|e| Failure::Network(js::describe_thrown(&e)))?;
         let guard = AttemptGuard::new(self.timeout_ms, self.signal.as_ref())?;
-        let init = RequestInit::new();
-        init.set_method("POST");
-        init.set_headers(&self.headers);
-        init.set_body(&JsValue::from_str(body));
-        init.set_signal(Some(&guard.controller.signal()));
-        // A payment must not silently turn into a GET elsewhere: see redirects as they are.
-        init.set_redirect(RequestRedirect::Manual);
-        init.set_cache(RequestCache::NoStore);
+        let init = js::object(&[
+            ("method", js::name("POST")),
+            ("headers", self.headers.clone().into()),
+            ("body", JsValue::from_str(body)),
+            ("signal", guard.controller.signal().into()),
+            // A payment must not silently turn into a GET elsewhere: see redirects as they are.
+            ("redirect", js::name("manual")),
+            ("cache", js::name("no-store")),
+        ]);
         if let Some(credentials) = self.credentials {
-            init.set_credentials(credentials);
+            js::set(&init, "credentials", &js::name(credentials));
         }
         match js::fetch(endpoint, &init) {
             Ok(promise) => Ok((promise, guard)),

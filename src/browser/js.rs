@@ -9,7 +9,6 @@ use core::cell::RefCell;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::RequestInit;
 
 #[wasm_bindgen(module = "/src/driver.js")]
 extern "C" {
@@ -19,13 +18,16 @@ extern "C" {
     pub fn sleep(ms: f64, signal: Option<web_sys::AbortSignal>) -> Promise;
     /// `globalThis` (js_sys::global() would bring a lazily initialised cache).
     pub fn page() -> JsValue;
+    /// Whether a JS string has no lone surrogates.
+    #[wasm_bindgen(js_name = wellFormed)]
+    pub fn well_formed(s: &JsValue) -> bool;
 }
 
 #[wasm_bindgen]
 extern "C" {
     /// The page's current global `fetch`, looked up at call time.
     #[wasm_bindgen(catch, js_name = fetch)]
-    pub fn fetch(url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
+    pub fn fetch(url: &str, init: &Object) -> Result<Promise, JsValue>;
 
     /// `setTimeout(f, ms)`.
     #[wasm_bindgen(catch, js_name = setTimeout)]
