@@ -81,7 +81,13 @@ impl Mirror {
     }
 
     fn put(&mut self, record: Record) {
-        match self.find(&record.key) {
+        let at = self.find(&record.key);
+        self.put_at(at, record);
+    }
+
+    /// Replaces the record at `at` (as `find` gave it), or appends.
+    fn put_at(&mut self, at: Option<usize>, record: Record) {
+        match at {
             Some(i) => {
                 self.fingerprints[i] = hash(&record.fingerprint);
                 self.records[i] = record;
@@ -168,11 +174,12 @@ impl<B: Backend> Mirrored<B> {
     /// or has older is written back.
     fn reconcile(&self, key: &str, theirs: Option<Record>) -> Option<Record> {
         let mut memory = self.memory.borrow_mut();
-        let mine = memory.find(key).map(|i| memory.records[i].clone());
+        let at = memory.find(key);
+        let mine = at.map(|i| memory.records[i].clone());
         match (mine, theirs) {
             // Newer in storage: another copy of payonce in this tab, or a same-origin frame.
             (Some(mine), Some(theirs)) if theirs.rev > mine.rev => {
-                memory.put(theirs.clone());
+                memory.put_at(at, theirs.clone());
                 Some(theirs)
             }
             (Some(mine), theirs) => {
@@ -183,7 +190,7 @@ impl<B: Backend> Mirrored<B> {
             }
             // Kept in memory too, so that other code clearing storage later loses nothing.
             (None, Some(theirs)) => {
-                memory.put(theirs.clone());
+                memory.put_at(None, theirs.clone());
                 Some(theirs)
             }
             (None, None) => None,
