@@ -15,6 +15,11 @@ wasm_opt="$(pwd)/node_modules/.bin/wasm-opt"
 "$wasm_opt" -Oz --strip-debug --strip-producers \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   pkg/payonce_bg.wasm -o pkg/payonce_bg.wasm
+# One JS module, not two: wasm-bindgen puts driver.js in pkg/snippets/, which a page
+# loading the glue as a native ES module would fetch in a second round trip.
+"$(pwd)/node_modules/.bin/esbuild" pkg/payonce.js --bundle --format=esm --platform=browser \
+  --outfile=pkg/payonce.js --allow-overwrite --log-level=warning --log-override:duplicate-object-key=silent
+rm -rf pkg/snippets
 rm -f pkg/.gitignore
 printf 'build: pkg/payonce_bg.wasm %s bytes (%s gzipped), pkg/payonce.js %s bytes\n' \
   "$(wc -c < pkg/payonce_bg.wasm)" "$(gzip -9c pkg/payonce_bg.wasm | wc -c)" "$(wc -c < pkg/payonce.js)"
