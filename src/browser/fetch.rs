@@ -4,11 +4,12 @@ use super::convert::Options;
 use super::js;
 use crate::core::engine::{Failure, Response};
 use crate::core::key;
+use crate::core::retry::{self, Verdict};
 use crate::core::text::cat;
 use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, AbortSignal, Headers, ResponseType};
+use web_sys::{AbortController, AbortSignal, Headers};
 
 /// Sends payment requests with the page's `fetch`.
 pub struct FetchTransport {
@@ -150,15 +151,16 @@ pub fn head(response: JsValue) -> Result<(Head, Promise), JsValue> {
     let response: web_sys::Response = response
         .dyn_into()
         .map_err(|_| JsValue::from_str("fetch resolved to something that is not a Response"))?;
-    let status = if response.type_() == ResponseType::Opaqueredirect {
-        0
-    } else {
-        response.status()
-    };
-    let header = |name: &str| response.headers().get(name).ok().flatten();
+    // An opaque-redirect response (redirect: 'manual') has status 0.
+    let status = response.status();
+    let headers = response.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
     let head = Head {
         status,
-        retry_after: header("Retry-After"),
+        // Read only where a retry may follow: each read is a trip across the boundary.
+        retry_after: matches!(retry::classify(status), Verdict::Retry(_))
+            .then(|| header("Retry-After"))
+            .flatten(),
         replayed: header("Idempotent-Replayed")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
     };
