@@ -264,11 +264,19 @@ impl Flight {
     }
 }
 
+/// Whether the page has `crypto.getRandomValues` (remembered once seen).
 pub(crate) fn crypto_available() -> bool {
-    js::get(&js::page(), "crypto")
+    if CRYPTO_SEEN.with(Cell::get) {
+        return true;
+    }
+    let found = js::get(&js::page(), "crypto")
         .and_then(|c| js::get(&c, "getRandomValues"))
-        .is_ok_and(|f| f.is_function())
+        .is_ok_and(|f| f.is_function());
+    CRYPTO_SEEN.with(|seen| seen.set(found));
+    found
 }
+
+static CRYPTO_SEEN: Local<Cell<bool>> = Local(Cell::new(false));
 
 /// A fresh UUID v4 from the browser's crypto RNG, never derived from the details.
 pub(crate) fn new_key() -> String {

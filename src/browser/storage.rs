@@ -6,19 +6,29 @@ use crate::core::record::Record;
 use crate::core::store::{Backend, Mirrored, Unavailable};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use wasm_bindgen::JsCast;
 use web_sys::Storage;
 
-/// The page's sessionStorage, looked up on every call: it may be missing,
-/// throw on access (disabled, sandboxed), or be swapped by other code.
+/// The page's sessionStorage. It may be missing or throw on access
+/// (disabled, sandboxed): then it is looked up again on the next call.
+/// Once found, the object is kept: the `window.sessionStorage` getter is
+/// one of the dearer calls a payment makes.
 pub struct SessionBackend;
 
+static SESSION: Local<RefCell<Option<Storage>>> = Local(RefCell::new(None));
+
 fn session() -> Result<Storage, Unavailable> {
+    if let Some(found) = SESSION.with(|s| s.borrow().clone()) {
+        return Ok(found);
+    }
     let storage = js::get(&js::page(), "sessionStorage").map_err(|_| Unavailable)?;
     if storage.is_null() || storage.is_undefined() {
         return Err(Unavailable);
     }
-    Ok(storage.unchecked_into())
+    let storage: Storage = storage.unchecked_into();
+    SESSION.with(|s| *s.borrow_mut() = Some(storage.clone()));
+    Ok(storage)
 }
 
 impl Backend for SessionBackend {
