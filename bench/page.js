@@ -17,10 +17,16 @@ window.bench = {
   start(client, details) {
     outcome(CLIENTS[client](details));
   },
-  /** Sequential payments, payonce and raw fetch interleaved, per-call times in ms. */
+  /**
+   * Sequential payments, per-call times in ms: payonce, raw fetch, and the floor (raw
+   * fetch plus the browser calls any client that keeps its key across a reload must
+   * make: a sessionStorage write before the request and one after, and a timeout),
+   * interleaved in rotating order.
+   */
   async overhead(n, tag) {
     const lib = [];
     const raw = [];
+    const floor = [];
     const runLib = async (i) => {
       const details = { order: `ovh-${tag}-${i}-lib`, amount: 100 + i, currency: 'usd' };
       const t = performance.now();
@@ -38,10 +44,30 @@ window.bench = {
       JSON.parse(await res.text());
       raw.push(performance.now() - t);
     };
+    const runFloor = async (i) => {
+      const details = { order: `ovh-${tag}-${i}-floor`, amount: 100 + i, currency: 'usd' };
+      const t = performance.now();
+      const key = crypto.randomUUID();
+      const record = (state) => `1,${state},${'0'.repeat(64)},${Date.now()},${Date.now()},0,1,1,${location.origin}${ENDPOINT}`;
+      sessionStorage.setItem(`floor:${key}`, record('p'));
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 10000);
+      const res = await fetch(ENDPOINT, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+        body: JSON.stringify(details),
+        signal: controller.signal,
+      });
+      JSON.parse(await res.text());
+      clearTimeout(timer);
+      sessionStorage.setItem(`floor:${key}`, record('s'));
+      floor.push(performance.now() - t);
+    };
+    const order = [runLib, runRaw, runFloor];
     for (let i = 0; i < n; i++) {
-      if (i % 2) { await runLib(i); await runRaw(i); } else { await runRaw(i); await runLib(i); }
+      for (let j = 0; j < 3; j++) await order[(i + j) % 3](i);
     }
-    return { lib, raw, stored: sessionStorage.length };
+    return { lib, raw, floor, stored: Object.keys(sessionStorage).filter((k) => k.startsWith('payonce:')).length };
   },
 };
 document.documentElement.dataset.ready = 'true';

@@ -60,12 +60,34 @@ async function bundle(entry, outfile) {
   return readFile(outfile);
 }
 
+/** Builds bench/floor the way payonce is built and measures it; null if it cannot. */
+async function sizeFloor() {
+  try {
+    const target = join(tmp, 'floor-target');
+    const out = join(tmp, 'floor-pkg');
+    execFileSync('cargo', ['build', '--release', '--locked', '--target', 'wasm32-unknown-unknown', '--target-dir', target,
+      '--manifest-path', join(root, 'bench/floor/Cargo.toml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', out, join(target, 'wasm32-unknown-unknown/release/payonce_size_floor.wasm')]);
+    const wasmFile = join(out, 'payonce_size_floor_bg.wasm');
+    execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--strip-debug', '--strip-producers', '--enable-bulk-memory',
+      '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types',
+      '--enable-multivalue', wasmFile, '-o', wasmFile]);
+    const wasm = await readFile(wasmFile);
+    const glue = await bundle('bench/baselines/floor.js', join(tmp, 'floor.bundle.js'));
+    return { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueMinifiedGzip: gz(glue), totalGzip: gz(wasm) + gz(glue) };
+  } catch (e) {
+    console.log(`size floor unavailable: ${e.message.split('\n')[0]}`);
+    return null;
+  }
+}
+
 async function size() {
   const wasm = await readFile(join(root, 'pkg/payonce_bg.wasm'));
   const glue = await readFile(join(root, 'pkg/payonce.js'));
   const glueMin = await bundle('bench/baselines/payonce.js', join(tmp, 'payonce.bundle.js'));
   const axios = await bundle('bench/baselines/axios-uuid.js', join(tmp, 'axios-uuid.bundle.js'));
   const ky = await bundle('bench/baselines/ky.js', join(tmp, 'ky.bundle.js'));
+  const floor = await sizeFloor();
   const out = {
     payonce: {
       wasmBytes: wasm.length,
@@ -77,17 +99,21 @@ async function size() {
     },
     axiosUuid: { minifiedBytes: axios.length, gzip: gz(axios) },
     ky: { minifiedBytes: ky.length, gzip: gz(ky) },
+    floor,
     targetGzip: 12 * 1024,
   };
   out.payonce.vsAxiosUuid = out.payonce.totalGzip / out.axiosUuid.gzip;
   out.payonce.vsKy = out.payonce.totalGzip / out.ky.gzip;
   try {
-    // Names survive only before wasm-opt: run wasm-bindgen again on the release artefact, keeping them.
+    // The shipped module has no names: build it again with them (wasm-bindgen --keep-debug,
+    // then the same wasm-opt -Oz, keeping names with -g), so twiggy sees what ships.
     const named = join(tmp, 'named');
     execFileSync('wasm-bindgen', ['--target', 'web', '--keep-debug', '--out-dir', named,
       join(root, 'target/wasm32-unknown-unknown/release/payonce.wasm')]);
+    execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '-g', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
+      '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
+      join(named, 'payonce_bg.wasm'), '-o', join(named, 'payonce_bg.wasm')]);
     out.twiggyTop = execFileSync('twiggy', ['top', '-n', '20', join(named, 'payonce_bg.wasm')], { encoding: 'utf8' });
-    // The same, summed by crate: the space is spread over ~1,000 small functions.
     const csv = execFileSync('twiggy', ['top', '-n', '5000', '-f', 'csv', join(named, 'payonce_bg.wasm')], { encoding: 'utf8' });
     const byCrate = {};
     for (const line of csv.split('\n').slice(1)) {
@@ -105,8 +131,9 @@ async function size() {
   console.log(`payonce  wasm ${kb(out.payonce.wasmGzip)} + glue ${kb(out.payonce.glueMinifiedGzip)} (minified; ${kb(out.payonce.glueGzip)} as shipped) = ${kb(out.payonce.totalGzip)}   target 12.0 KB`);
   console.log(`axios + uuid ${kb(out.axiosUuid.gzip)}   (payonce is ${out.payonce.vsAxiosUuid.toFixed(2)}x)`);
   console.log(`ky           ${kb(out.ky.gzip)}   (payonce is ${out.payonce.vsKy.toFixed(2)}x)`);
+  if (floor) console.log(`floor        ${kb(floor.totalGzip)} (wasm ${kb(floor.wasmGzip)} + glue ${kb(floor.glueMinifiedGzip)}): a wasm-bindgen module that only writes a key, sends one fetch and writes the outcome (bench/floor), built as payonce is`);
   console.log(out.twiggyTop);
-  if (out.byCrate) console.log('by crate, bytes before wasm-opt:', JSON.stringify(out.byCrate));
+  if (out.byCrate) console.log('by crate, bytes after wasm-opt:', JSON.stringify(out.byCrate));
   return out;
 }
 
@@ -139,23 +166,28 @@ async function overhead() {
     const page = await openBench(context, gateway);
     await page.evaluate(() => window.bench.overhead(50, 'warmup'));
     await page.evaluate(() => sessionStorage.clear());
-    const { lib, raw, stored } = await page.evaluate((n) => window.bench.overhead(n, 'run'), OVERHEAD_N);
+    const { lib, raw, floor, stored } = await page.evaluate((n) => window.bench.overhead(n, 'run'), OVERHEAD_N);
     await context.close();
     const out = {
       calls: OVERHEAD_N,
       payonce: { median: median(lib), p99: quantile(lib, 0.99) },
       rawFetch: { median: median(raw), p99: quantile(raw, 0.99) },
+      floor: { median: median(floor), p99: quantile(floor, 0.99) },
       recordsInStorageAtEnd: stored,
     };
     out.medianRatio = out.payonce.median / out.rawFetch.median;
     out.p99Ratio = out.payonce.p99 / out.rawFetch.p99;
+    out.floorMedianRatio = out.floor.median / out.rawFetch.median;
+    out.payonceOverFloorMedianRatio = out.payonce.median / out.floor.median;
     // The same figures over the first and last 200 calls: does a growing store cost?
     out.first200MedianRatio = median(lib.slice(0, 200)) / median(raw.slice(0, 200));
     out.last200MedianRatio = median(lib.slice(-200)) / median(raw.slice(-200));
     console.log(`\n== overhead per call: ${OVERHEAD_N} sequential payments each way, interleaved, headless Chromium, local gateway`);
     console.log(`payonce   median ${ms(out.payonce.median)}  p99 ${ms(out.payonce.p99)}`);
     console.log(`raw fetch median ${ms(out.rawFetch.median)}  p99 ${ms(out.rawFetch.p99)}`);
+    console.log(`floor     median ${ms(out.floor.median)}  p99 ${ms(out.floor.p99)}   (raw fetch + 2 sessionStorage writes + a timeout, in plain JS)`);
     console.log(`ratio     median ${out.medianRatio.toFixed(3)}  p99 ${out.p99Ratio.toFixed(3)}   target median <= 1.05`);
+    console.log(`floor/raw median ${out.floorMedianRatio.toFixed(3)}; payonce/floor median ${out.payonceOverFloorMedianRatio.toFixed(3)}`);
     console.log(`median ratio over the first 200 calls ${out.first200MedianRatio.toFixed(3)}, the last 200 ${out.last200MedianRatio.toFixed(3)} (${stored} records in storage at the end)`);
     return out;
   });
@@ -288,10 +320,11 @@ function markdown(r) {
     const s = r.size;
     lines.push('## Size shipped (gzip -9)', '', '| what | gzipped |', '|---|---|',
       `| payonce: wasm + minified glue | ${kb(s.payonce.totalGzip)} (wasm ${kb(s.payonce.wasmGzip)}, glue ${kb(s.payonce.glueMinifiedGzip)}) |`,
-      `| axios + uuid (the seed snippet's stack) | ${kb(s.axiosUuid.gzip)} |`, `| ky | ${kb(s.ky.gzip)} |`, `| target for payonce | 12.0 KB |`, '',
-      'What takes the space (twiggy, before wasm-opt):', '', '```', s.twiggyTop.trim(), '```', '');
+      `| axios + uuid (the seed snippet's stack) | ${kb(s.axiosUuid.gzip)} |`, `| ky | ${kb(s.ky.gzip)} |`,
+      ...(s.floor ? [`| floor: a wasm-bindgen module that only writes a key, sends one fetch, writes the outcome | ${kb(s.floor.totalGzip)} (wasm ${kb(s.floor.wasmGzip)}, glue ${kb(s.floor.glueMinifiedGzip)}) |`] : []), `| target for payonce | 12.0 KB |`, '',
+      'What takes the space (twiggy, on the shipped module rebuilt with names):', '', '```', s.twiggyTop.trim(), '```', '');
     if (s.byCrate) {
-      lines.push('Summed by crate (bytes before wasm-opt, names section left out):', '', '| crate | bytes |', '|---|---|',
+      lines.push('Summed by crate (bytes after wasm-opt, names section left out):', '', '| crate | bytes |', '|---|---|',
         ...Object.entries(s.byCrate).map(([c, b]) => `| ${c} | ${b} |`), '');
     }
   }
@@ -300,7 +333,9 @@ function markdown(r) {
     lines.push('## Overhead per call', '', `${o.calls} sequential payments each way, interleaved, in headless Chromium against the local gateway.`, '',
       '| | median | p99 |', '|---|---|---|',
       `| payonce | ${ms(o.payonce.median)} | ${ms(o.payonce.p99)} |`, `| raw fetch | ${ms(o.rawFetch.median)} | ${ms(o.rawFetch.p99)} |`,
-      `| ratio | ${o.medianRatio.toFixed(3)} | ${o.p99Ratio.toFixed(3)} |`, '',
+      ...(o.floor ? [`| floor: raw fetch + 2 sessionStorage writes + a timeout (plain JS) | ${ms(o.floor.median)} | ${ms(o.floor.p99)} |`] : []),
+      `| ratio payonce / raw fetch | ${o.medianRatio.toFixed(3)} | ${o.p99Ratio.toFixed(3)} |`,
+      ...(o.floor ? [`| ratio floor / raw fetch | ${o.floorMedianRatio.toFixed(3)} | |`] : []), '',
       `Median ratio over the first 200 calls ${o.first200MedianRatio.toFixed(3)}, over the last 200 ${o.last200MedianRatio.toFixed(3)}.`, '');
   }
   if (r.cold) {
