@@ -41,10 +41,6 @@ impl Backend for SessionBackend {
             .collect())
     }
 
-    fn item_count(&self) -> Result<u32, Unavailable> {
-        session()?.length().map_err(|_| Unavailable)
-    }
-
     fn get(&self, name: &str) -> Result<Option<String>, Unavailable> {
         session()?.get_item(name).map_err(|_| Unavailable)
     }

@@ -8,13 +8,10 @@
 //!
 //! Layout: one item per record, `payonce:v1:<key>`, and nothing else, so a
 //! payment costs two storage writes (pending before the request, the outcome
-//! after): writes are the dearest thing payonce does, about 50 us each in
+//! after): writes are the dearest thing payonce does, about 40 us each in
 //! Chromium. Storage is read into the mirror once per page load; after that a
-//! lookup reads the one item it finds (to see a newer copy written by another
-//! copy of payonce in the tab), and the mirror finds it by comparing hashes.
-//! A lookup by details that finds nothing checks the storage's item count:
-//! if someone else wrote since payonce last looked (another copy of payonce
-//! in a same-origin frame, say), storage is read again.
+//! lookup reads the one item it finds, to see a newer copy written by another
+//! copy of payonce in the tab, and the mirror finds it by comparing hashes.
 
 use super::engine::Store;
 use super::record::{Record, State, PREFIX};
@@ -33,9 +30,6 @@ pub struct Unavailable;
 pub trait Backend {
     /// The names of every item that starts with `payonce:`.
     fn names(&self) -> Result<Vec<String>, Unavailable>;
-    /// How many items the storage holds, payonce's or not: a cheap sign that
-    /// someone else wrote since the last look.
-    fn item_count(&self) -> Result<u32, Unavailable>;
     /// Reads one item.
     fn get(&self, name: &str) -> Result<Option<String>, Unavailable>;
     /// Writes one item.
@@ -127,8 +121,6 @@ pub struct Mirrored<B> {
     /// Storage has been read into the mirror since the page loaded.
     loaded: Cell<bool>,
     swept: Cell<bool>,
-    /// The storage's item count after payonce's last read or write.
-    count: Cell<Option<u32>>,
 }
 
 impl<B: Backend + Default> Default for Mirrored<B> {
@@ -145,7 +137,6 @@ impl<B: Backend> Mirrored<B> {
             memory: RefCell::new(Mirror::new()),
             loaded: Cell::new(false),
             swept: Cell::new(false),
-            count: Cell::new(None),
         }
     }
 
@@ -154,7 +145,6 @@ impl<B: Backend> Mirrored<B> {
         self.memory.borrow_mut().clear();
         self.loaded.set(false);
         self.swept.set(false);
-        self.count.set(None);
     }
 
     /// The backend, for tests that break it.
@@ -177,7 +167,6 @@ impl<B: Backend> Mirrored<B> {
 
     fn write(&self, record: &Record) {
         let _ = self.backend.set(&record.item_name(), &record.encode());
-        self.count.set(self.backend.item_count().ok());
     }
 
     /// Settles memory's and storage's copies of one record: the higher
@@ -240,7 +229,6 @@ impl<B: Backend> Mirrored<B> {
         for r in &lost {
             self.write(r);
         }
-        self.count.set(self.backend.item_count().ok());
         self.loaded.set(true);
         true
     }
@@ -287,18 +275,11 @@ impl<B: Backend> Store for Mirrored<B> {
 
     fn by_fingerprint(&self, fingerprint: &str) -> Option<Record> {
         self.ensure_loaded();
-        let live = |memory: &Mirror| {
-            memory
-                .live(fingerprint)
-                .map(|i| memory.records[i].key.clone())
+        let key = {
+            let memory = self.memory.borrow();
+            let i = memory.live(fingerprint)?;
+            memory.records[i].key.clone()
         };
-        let mut key = live(&self.memory.borrow());
-        if key.is_none() && self.backend.item_count().ok() != self.count.get() {
-            // Someone else wrote since payonce last looked: read storage again.
-            self.load();
-            key = live(&self.memory.borrow());
-        }
-        let key = key?;
         self.by_key(&key)
             .filter(|r| r.fingerprint == fingerprint && r.state != State::Failed)
     }
@@ -328,7 +309,6 @@ impl<B: Backend> Store for Mirrored<B> {
         let mut name = String::from(PREFIX);
         name.push_str(key);
         let _ = self.backend.remove(&name);
-        self.count.set(self.backend.item_count().ok());
         known
     }
 
@@ -382,12 +362,6 @@ pub(crate) mod tests {
                 .cloned()
                 .collect())
         }
-        fn item_count(&self) -> Result<u32, Unavailable> {
-            if self.broken.get() {
-                return Err(Unavailable);
-            }
-            Ok(self.items.borrow().len() as u32)
-        }
         fn get(&self, name: &str) -> Result<Option<String>, Unavailable> {
             if self.broken.get() {
                 return Err(Unavailable);
@@ -434,9 +408,6 @@ pub(crate) mod tests {
         fn names(&self) -> Result<Vec<String>, Unavailable> {
             self.reads.set(self.reads.get() + 1000);
             self.inner.names()
-        }
-        fn item_count(&self) -> Result<u32, Unavailable> {
-            self.inner.item_count()
         }
         fn get(&self, name: &str) -> Result<Option<String>, Unavailable> {
             self.reads.set(self.reads.get() + 1);
@@ -536,23 +507,6 @@ pub(crate) mod tests {
             store.by_fingerprint(&older.fingerprint).map(|r| r.key),
             Some("k2".into()),
             "the most recently updated live record wins"
-        );
-    }
-
-    #[test]
-    fn a_payment_another_copy_started_after_this_one_read_storage_is_found_by_its_details() {
-        let store = Mirrored::new(FlakyBackend::default());
-        store.sweep(1000); // this copy reads storage (empty)
-                           // Another copy of payonce in the tab (a same-origin frame) starts the same payment.
-        let theirs = paid("theirs", 'a');
-        store
-            .backend()
-            .items
-            .borrow_mut()
-            .insert(theirs.item_name(), theirs.encode());
-        assert_eq!(
-            store.by_fingerprint(&theirs.fingerprint).map(|r| r.key),
-            Some("theirs".into())
         );
     }
 
