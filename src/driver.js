@@ -57,3 +57,31 @@ export function wellFormed(s) {
     return false;
   }
 }
+
+// Records what other documents of this tab write to sessionStorage (same-origin
+// frames running their own copy of payonce): the browser tells us with `storage`
+// events, so payonce reads exactly those items instead of scanning storage. The
+// listener goes on at the first lookup, right after payonce has read storage
+// (anything written before that, that read saw): registered at import, it made the
+// cold-start benchmark about 15 ms slower in Chromium.
+const written = [];
+let listening = false;
+
+function listen() {
+  listening = true;
+  try {
+    globalThis.addEventListener('storage', (e) => {
+      if (written.length < 1000 && e.key?.startsWith('payonce:v1:') && e.storageArea === globalThis.sessionStorage) {
+        written.push(e.key);
+      }
+    });
+  } catch {
+    // No events here (a worker, a sandbox): nothing to learn from.
+  }
+}
+
+/** The payonce items other documents wrote since the last call, one name per line. */
+export function takeWritten() {
+  if (!listening) listen();
+  return written.splice(0).join('\n');
+}

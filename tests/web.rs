@@ -146,6 +146,20 @@ export function auditStorage() {
   return bad.join('\n');
 }
 export function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
+// Another copy of payonce, in a same-origin frame of this tab, records a pending payment
+// the way payonce does (fingerprint: SHA-256 over the absolute endpoint, a line break and
+// the canonical body). The frame shares this page's sessionStorage.
+export async function anotherFrameStarts(key, canonicalBody) {
+  const frame = document.createElement('iframe');
+  document.body.appendChild(frame);
+  const endpoint = new URL('/api/charges', location.href).href;
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(endpoint + '\n' + canonicalBody));
+  const fp = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const now = Date.now();
+  frame.contentWindow.sessionStorage.setItem('payonce:v1:' + key, `1,p,${fp},${now},${now},${now + 86400000},1,1,${endpoint}`);
+  await new Promise((r) => setTimeout(r, 50)); // storage events arrive as tasks
+  frame.remove();
+}
 export function storageDump() {
   const out = [];
   for (let i = 0; i < sessionStorage.length; i++) { const k = sessionStorage.key(i); out.push(k + '=' + sessionStorage.getItem(k)); }
@@ -164,6 +178,8 @@ extern "C" {
     #[wasm_bindgen(js_name = installFetch)]
     fn install_fetch(steps: JsValue) -> Array;
     fn sleep(ms: u32) -> Promise;
+    #[wasm_bindgen(js_name = anotherFrameStarts)]
+    fn another_frame_starts(key: &str, canonical_body: &str) -> Promise;
     #[wasm_bindgen(js_name = storageDump)]
     fn storage_dump() -> String;
     #[wasm_bindgen(js_name = setItem)]
@@ -350,6 +366,23 @@ async fn a_reload_mid_payment_sends_the_same_key_again() {
     assert_eq!(s(&r, "key"), k0);
     assert_eq!(payonce::pending_payments(JsValue::UNDEFINED).length(), 0);
     drop(held);
+}
+
+#[wasm_bindgen_test]
+async fn a_payment_another_frame_of_the_tab_started_is_joined_by_its_details() {
+    let calls = fresh("[{}, {}]");
+    // This copy has read storage already (its first payment).
+    pay_ok("{ amount: 1, currency: 'usd' }", "").await;
+    JsFuture::from(another_frame_starts(
+        "their-key-1",
+        r#"{"amount":5000,"currency":"usd","customer_id":"cust_12345","payment_method_id":"pm_card_visa"}"#,
+    ))
+    .await
+    .unwrap();
+    let r = pay_ok(DETAILS, "").await;
+    assert_eq!(calls.length(), 2);
+    assert_eq!(s(&calls.get(1), "headers.idempotency-key"), "their-key-1");
+    assert_eq!(s(&r, "key"), "their-key-1");
 }
 
 #[wasm_bindgen_test]

@@ -18,6 +18,10 @@ extern "C" {
     pub fn sleep(ms: f64, signal: Option<web_sys::AbortSignal>) -> Promise;
     /// `globalThis` (js_sys::global() would bring a lazily initialised cache).
     pub fn page() -> JsValue;
+    /// Names of payonce items other documents of the tab wrote since the last
+    /// call, one per line (item names hold no line breaks).
+    #[wasm_bindgen(js_name = takeWritten)]
+    pub fn take_written() -> String;
     /// Whether a JS string has no lone surrogates.
     #[wasm_bindgen(js_name = wellFormed)]
     pub fn well_formed(s: &JsValue) -> bool;

@@ -45,6 +45,14 @@ impl Backend for SessionBackend {
         session()?.get_item(name).map_err(|_| Unavailable)
     }
 
+    fn written_by_others(&self) -> Vec<String> {
+        let names = js::take_written();
+        if names.is_empty() {
+            return Vec::new();
+        }
+        names.split('\n').map(String::from).collect()
+    }
+
     fn set(&self, name: &str, value: &str) -> Result<(), Unavailable> {
         session()?.set_item(name, value).map_err(|_| Unavailable)
     }
