@@ -433,103 +433,60 @@ fn failure<B>(
         &[&n, " attempts"]
     };
     let http = num(u64::from(status.unwrap_or(0)));
-    let (head, tail): (&[&str], &str) = match code {
-        Code::Timeout if status.is_some() => (&["the server timed out (408) after "], KEPT),
-        Code::Timeout => (
+    // "<head> after <n attempts>; <tail>"
+    let after = |head: &[&str], tail: &str| {
+        let mut message = cat(head);
+        message.push_str(&cat(tries));
+        message.push_str("; ");
+        message.push_str(tail);
+        message
+    };
+    let message = match code {
+        Code::Timeout if status.is_some() => after(&["the server timed out (408) after "], KEPT),
+        Code::Timeout => after(
             &["no answer within ", &num(policy.timeout_ms), " ms after "],
             KEPT,
         ),
-        Code::Network => (
+        Code::Network => after(
             &["the payment request could not reach the server after "],
             KEPT,
         ),
-        Code::Conflict => (
+        Code::Conflict => after(
             &["the server is still processing an earlier request with this key (409) after "],
             "wait, then pay again with the same details",
         ),
         Code::RateLimited => match retry_after_ms {
-            Some(ms) if ms > policy.max_retry_after_ms => {
-                return error(
-                    code,
-                    cat(&[
-                        "the server is rate limiting (429) and asked to wait ",
-                        &num(ms),
-                        " ms, longer than maxRetryAfterMs (",
-                        &num(policy.max_retry_after_ms),
-                        " ms); ",
-                        KEPT,
-                    ]),
-                    record,
-                    attempts,
-                    response,
-                    retryable,
-                    retry_after_ms,
-                )
-            }
-            _ => (&["the server is rate limiting (429) after "], KEPT),
+            Some(ms) if ms > policy.max_retry_after_ms => cat(&[
+                "the server is rate limiting (429) and asked to wait ",
+                &num(ms),
+                " ms, longer than maxRetryAfterMs (",
+                &num(policy.max_retry_after_ms),
+                " ms); ",
+                KEPT,
+            ]),
+            _ => after(&["the server is rate limiting (429) after "], KEPT),
         },
-        Code::Http if retryable => (&["the server answered ", &http, " after "], KEPT),
-        other => {
-            let message = match other {
-                Code::Redirect => cat(&[
-                    "the server answered with a redirect, which payonce does not follow for payments; ",
-                    KEPT,
-                ]),
-                Code::Aborted => cat(&["the payment was aborted by the caller's signal; ", KEPT]),
-                Code::KeyReused => cat(&[
-                    "the server says this idempotency key was already used for different payment details (422); ",
-                    RETIRED,
-                ]),
-                _ => cat(&[
-                    "the server refused the payment with status ",
-                    &http,
-                    "; ",
-                    RETIRED,
-                ]),
-            };
-            return error(
-                code,
-                message,
-                record,
-                attempts,
-                response,
-                retryable,
-                retry_after_ms,
-            );
-        }
+        Code::Http if retryable => after(&["the server answered ", &http, " after "], KEPT),
+        Code::Redirect => cat(&[
+            "the server answered with a redirect, which payonce does not follow for payments; ",
+            KEPT,
+        ]),
+        Code::Aborted => cat(&["the payment was aborted by the caller's signal; ", KEPT]),
+        Code::KeyReused => cat(&[
+            "the server says this idempotency key was already used for different payment details (422); ",
+            RETIRED,
+        ]),
+        Code::Http | Code::InvalidInput => cat(&[
+            "the server refused the payment with status ",
+            &http,
+            "; ",
+            RETIRED,
+        ]),
     };
-    let mut message = cat(head);
-    message.push_str(&cat(tries));
-    message.push_str("; ");
-    message.push_str(tail);
-    error(
-        code,
-        message,
-        record,
-        attempts,
-        response,
-        retryable,
-        retry_after_ms,
-    )
-}
-
-const KEPT: &str =
-    "the outcome is unknown and the key is kept, so paying again with the same details is safe";
-const RETIRED: &str = "the key is retired, so the next try is a new payment";
-
-fn error<B>(
-    code: Code,
-    message: String,
-    record: &Record,
-    attempts: u32,
-    response: Option<Response<B>>,
-    retryable: bool,
-    retry_after_ms: Option<u64>,
-) -> PayError<B> {
     PayError {
         code,
         message,
-        status: response.as_ref().map(|r| r.status),
+        status,
         retryable,
         key: Some(record.key.clone()),
         attempts,
@@ -537,6 +494,10 @@ fn error<B>(
         retry_after_ms,
     }
 }
+
+const KEPT: &str =
+    "the outcome is unknown and the key is kept, so paying again with the same details is safe";
+const RETIRED: &str = "the key is retired, so the next try is a new payment";
 
 #[cfg(test)]
 pub(crate) mod tests {
