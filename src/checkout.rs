@@ -228,20 +228,20 @@ impl Flight {
                 }
             }
             Stage::Start | Stage::Sleeping => Next::Done(Err(self.payment.aborted())),
-            Stage::Fetching(guard) => match ok.then(|| fetch::head(value.clone())) {
-                Some(Ok((head, text))) => {
-                    self.stage = Stage::Reading(guard, head);
-                    return Ok(text);
+            Stage::Fetching(guard) => {
+                // Err: fetch rejected, or resolved to something payonce cannot read.
+                let head = if ok { fetch::head(value) } else { Err(value) };
+                match head {
+                    Ok((head, text)) => {
+                        self.stage = Stage::Reading(guard, head);
+                        return Ok(text);
+                    }
+                    Err(thrown) => {
+                        let failure = guard.failure(&thrown);
+                        self.payment.no_answer(random(), &self.observer, failure)
+                    }
                 }
-                Some(Err(thrown)) => {
-                    let failure = guard.failure(&thrown);
-                    self.payment.no_answer(random(), &self.observer, failure)
-                }
-                None => {
-                    let failure = guard.failure(&value);
-                    self.payment.no_answer(random(), &self.observer, failure)
-                }
-            },
+            }
             Stage::Reading(guard, head) => {
                 if ok {
                     drop(guard);

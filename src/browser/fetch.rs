@@ -50,6 +50,45 @@ impl FetchTransport {
             signal: options.signal.clone(),
         })
     }
+
+    /// Sends one attempt. The returned guard owns its timeout; keep it until
+    /// the body is read, so a server that stalls mid-body is a timeout too.
+    pub fn send(
+        &self,
+        endpoint: &str,
+        key: &str,
+        body: &str,
+    ) -> Result<(Promise, AttemptGuard), Failure> {
+        if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
+            return Err(Failure::Aborted);
+        }
+        // The same key on every attempt; set (not append) replaces any caller header of that name.
+        self.headers
+            .set(&self.header_name, &key::header_value(key, self.quoted_key))
+            .map_err(|e| Failure::Network(js::describe_thrown(&e)))?;
+        let guard = AttemptGuard::new(self.timeout_ms, self.signal.as_ref())?;
+        let init = js::object(&[
+            ("method", js::name("POST")),
+            ("headers", self.headers.clone().into()),
+            ("body", JsValue::from_str(body)),
+            ("signal", guard.controller.signal().into()),
+            // A payment must not silently turn into a GET elsewhere: see redirects as they are.
+            ("redirect", js::name("manual")),
+            ("cache", js::name("no-store")),
+        ]);
+        if let Some(credentials) = self.credentials {
+            js::set(&init, "credentials", &js::name(credentials));
+        }
+        match js::fetch(endpoint, &init) {
+            Ok(promise) => Ok((promise, guard)),
+            Err(e) => Err(guard.failure(&e)),
+        }
+    }
+
+    /// The caller's signal, for the waits between attempts.
+    pub fn signal(&self) -> Option<&AbortSignal> {
+        self.signal.as_ref()
+    }
 }
 
 /// Owns one attempt's AbortController and timer; clears both when dropped,
@@ -101,47 +140,6 @@ impl Drop for AttemptGuard {
         if let Some((signal, abort)) = &self.caller {
             let _ = signal.remove_event_listener_with_callback("abort", abort);
         }
-    }
-}
-
-impl FetchTransport {
-    /// Sends one attempt. The returned guard owns its timeout; keep it until
-    /// the body is read, so a server that stalls mid-body is a timeout too.
-    pub fn send(
-        &self,
-        endpoint: &str,
-        key: &str,
-        body: &str,
-    ) -> Result<(Promise, AttemptGuard), Failure> {
-        if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
-            return Err(Failure::Aborted);
-        }
-        // The same key on every attempt; set (not append) replaces any caller header of that name.
-        self.headers
-            .set(&self.header_name, &key::header_value(key, self.quoted_key))
-            .map_err(|e| Failure::Network(js::describe_thrown(&e)))?;
-        let guard = AttemptGuard::new(self.timeout_ms, self.signal.as_ref())?;
-        let init = js::object(&[
-            ("method", js::name("POST")),
-            ("headers", self.headers.clone().into()),
-            ("body", JsValue::from_str(body)),
-            ("signal", guard.controller.signal().into()),
-            // A payment must not silently turn into a GET elsewhere: see redirects as they are.
-            ("redirect", js::name("manual")),
-            ("cache", js::name("no-store")),
-        ]);
-        if let Some(credentials) = self.credentials {
-            js::set(&init, "credentials", &js::name(credentials));
-        }
-        match js::fetch(endpoint, &init) {
-            Ok(promise) => Ok((promise, guard)),
-            Err(e) => Err(guard.failure(&e)),
-        }
-    }
-
-    /// The caller's signal, for the waits between attempts.
-    pub fn signal(&self) -> Option<&AbortSignal> {
-        self.signal.as_ref()
     }
 }
 

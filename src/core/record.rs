@@ -77,6 +77,11 @@ pub struct Record {
     pub rev: u32,
 }
 
+/// The storage item name of the record for `key`.
+pub fn item_name(key: &str) -> String {
+    cat(&[PREFIX, key])
+}
+
 /// The fingerprint of a payment: endpoint and canonical body, hashed one way.
 pub fn fingerprint(endpoint: &str, body: &str) -> String {
     let mut data = Vec::with_capacity(endpoint.len() + body.len() + 1);
@@ -110,7 +115,7 @@ impl Record {
 
     /// The storage item name.
     pub fn item_name(&self) -> String {
-        cat(&[PREFIX, &self.key])
+        item_name(&self.key)
     }
 
     /// The storage item value:

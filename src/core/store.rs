@@ -23,7 +23,7 @@
 //! by key, and by details only as of their first read of storage.
 
 use super::engine::Store;
-use super::record::{Record, State, PREFIX};
+use super::record::{item_name, Record, State, PREFIX};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
@@ -92,11 +92,6 @@ impl Mirror {
                     && r.fingerprint == fingerprint
             })
             .max_by_key(|&i| self.records[i].updated_ms)
-    }
-
-    fn put(&mut self, record: Record) {
-        let at = self.find(&record.key);
-        self.put_at(at, record);
     }
 
     /// Replaces the record at `at` (as `find` gave it), or appends.
@@ -168,8 +163,7 @@ impl<B: Backend> Mirrored<B> {
 
     /// The record stored under `key`; a corrupt item is deleted.
     fn stored(&self, key: &str) -> Option<Record> {
-        let mut name = String::from(PREFIX);
-        name.push_str(key);
+        let name = item_name(key);
         let value = self.backend.get(&name).ok().flatten()?;
         let record = Record::decode(&name, &value);
         if record.is_none() {
@@ -291,8 +285,7 @@ impl<B: Backend> Store for Mirrored<B> {
         self.ensure_loaded();
         for name in self.backend.written_by_others() {
             if let Some(key) = name.strip_prefix(PREFIX) {
-                let theirs = self.stored(key);
-                self.reconcile(key, theirs);
+                self.by_key(key);
             }
         }
         let key = {
@@ -313,12 +306,11 @@ impl<B: Backend> Store for Mirrored<B> {
     fn save(&self, record: &Record) {
         let mut memory = self.memory.borrow_mut();
         let mut record = record.clone();
-        let before = memory
-            .find(&record.key)
-            .map_or(0, |i| memory.records[i].rev);
+        let at = memory.find(&record.key);
+        let before = at.map_or(0, |i| memory.records[i].rev);
         record.rev = record.rev.max(before).wrapping_add(1);
         self.write(&record);
-        memory.put(record);
+        memory.put_at(at, record);
     }
 
     fn remove(&self, key: &str) -> bool {
@@ -326,9 +318,7 @@ impl<B: Backend> Store for Mirrored<B> {
         // back the record about to be deleted.
         let mine = self.memory.borrow_mut().take(key);
         let known = mine.is_some() || self.stored(key).is_some();
-        let mut name = String::from(PREFIX);
-        name.push_str(key);
-        let _ = self.backend.remove(&name);
+        let _ = self.backend.remove(&item_name(key));
         known
     }
 
