@@ -5,8 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/build.sh
 source scripts/setup.sh
 payonce_setup
-if ! command -v twiggy >/dev/null 2>&1; then
-  echo "bench: installing twiggy (about 2 minutes), to show what takes the space"
-  cargo install twiggy --version 0.8.0 --locked
-fi
+# twiggy shows what takes the space in the module.
+[ -n "$(payonce_version twiggy)" ] || payonce_cargo_install twiggy 0.8.0 2 --locked
 node bench/run.mjs "$@"

@@ -6,12 +6,24 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 payonce_setup
 
+rm -rf pkg
+# wasm-pack's own version check asks the network and says so on every build; that
+# line is dropped, and its exit status is kept.
+status=0
 wasm-pack build --release --target web --out-dir pkg --out-name payonce --no-pack --no-opt 2>&1 \
-  | grep -v "failed to get wasm-pack version" || true
-test -f pkg/payonce_bg.wasm || { echo "build: wasm-pack produced no pkg/payonce_bg.wasm" >&2; exit 1; }
+  | { grep -v "failed to get wasm-pack version" || true; } || status=$?
+if [ "$status" -ne 0 ] || [ ! -f pkg/payonce_bg.wasm ]; then
+  echo "build: FAILED: wasm-pack build exited with $status and left no pkg/payonce_bg.wasm; its output is above" >&2
+  exit 1
+fi
 
 wasm_opt="$(pwd)/node_modules/.bin/wasm-opt"
-"$wasm_opt" --version | grep -q "version 1[1-9][0-9]" || { echo "build: wasm-opt from npm binaryen >= 110 is required" >&2; exit 1; }
+wasm_opt_version="$("$wasm_opt" --version 2>/dev/null | grep -oE 'version [0-9]+' | grep -oE '[0-9]+' || true)"
+if [ "${wasm_opt_version:-0}" -lt 110 ]; then
+  echo "build: FAILED: wasm-opt from npm's binaryen >= 110 is required (found '${wasm_opt_version:-none}' at $wasm_opt)" >&2
+  echo "build: to fix: run 'npm ci' in $(pwd)" >&2
+  exit 1
+fi
 "$wasm_opt" -Oz --strip-debug --strip-producers \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   pkg/payonce_bg.wasm -o pkg/payonce_bg.wasm

@@ -1,60 +1,98 @@
 #!/usr/bin/env bash
 # Installs what payonce needs to build, test and demo, skipping what is there.
 # Safe to run again and again; CI and every fresh machine run it first.
-# Sourced by the other scripts, so it must not change the caller's shell options.
+#
+# Sourced by the other scripts, which run under `set -euo pipefail`, so nothing here
+# may fail as a side effect of asking whether a tool exists: every probe of a tool
+# that may be missing goes through `payonce_version`, which always succeeds. Every
+# install is announced before it starts (with how long it takes on 2 cores), and every
+# failure prints `setup: FAILED:` and `setup: to fix:` lines and returns non-zero.
+# tests/setup/setup.test.mjs runs this file as a fresh machine would.
+
+# The version a tool prints (its first x.y.z), or nothing when it is missing or broken.
+payonce_version() {
+  command -v "$1" >/dev/null 2>&1 || return 0
+  "$1" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1 || true
+}
+
+payonce_fail() { # what failed, what to do
+  echo "setup: FAILED: $1" >&2
+  echo "setup: to fix: $2" >&2
+  return 1
+}
+
+# Tools built from crates.io share one target directory, so the crates they have in
+# common (clap, serde, ureq, rustls, ...) compile once.
+payonce_cargo_install() { # crate version minutes [extra cargo flags...]
+  local crate="$1" version="$2" minutes="$3"
+  shift 3
+  echo "setup: installing $crate $version with cargo install (about $minutes minutes on 2 cores, once per machine)"
+  CARGO_TARGET_DIR="${PAYONCE_TOOLS_TARGET:-$HOME/.cache/payonce/cargo-install}" \
+    cargo install "$crate" --version "$version" "$@" \
+    || payonce_fail "cargo install $crate --version $version $*" \
+      "check that crates.io is reachable and that the output above shows no compile error, then run the command again"
+}
 
 payonce_setup() {
-  local root
+  local root cargo_bin sudo=""
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  local say="echo setup:"
-  local sudo=""
+  cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+  # Tools installed by an earlier run are found before anything else on PATH.
+  export PATH="$root/node_modules/.bin:$cargo_bin:$PATH"
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
-  # 1. Debian's Chromium and its driver (wasm-pack test, the e2e tests and the benchmark drive it).
-  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-    $say "installing chromium and chromium-driver from Debian"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  # 1. Debian's Chromium and its driver (the browser tests, the e2e tests and the benchmark).
+  local missing=""
+  command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+  command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
+  if [ -n "$missing" ]; then
+    echo "setup: installing$missing from Debian (about 30 seconds)"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null; } \
+      || payonce_fail "apt-get install$missing" \
+        "run 'apt-get update && apt-get install -y$missing' as root and read its error" || return 1
   fi
 
-  # 2. The wasm target.
-  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    $say "adding the wasm32-unknown-unknown target"
-    rustup target add wasm32-unknown-unknown
+  # 2. The wasm target and the lints the test command runs. (grep without -q: -q would
+  #    close the pipe early, and under pipefail rustup's SIGPIPE would read as "missing".)
+  if ! rustup target list --installed 2>/dev/null | grep -x wasm32-unknown-unknown >/dev/null; then
+    echo "setup: adding the wasm32-unknown-unknown target (a few seconds)"
+    rustup target add wasm32-unknown-unknown \
+      || payonce_fail "rustup target add wasm32-unknown-unknown" "run it by hand and read its error" || return 1
   fi
-
-  # 2b. Lints used by the test command.
-  if ! cargo fmt --version >/dev/null 2>&1; then rustup component add rustfmt; fi
-  if ! cargo clippy --version >/dev/null 2>&1; then rustup component add clippy; fi
+  local component
+  for component in rustfmt clippy; do
+    if ! cargo "${component#rust}" --version >/dev/null 2>&1; then
+      echo "setup: adding the $component component (a few seconds)"
+      rustup component add "$component" \
+        || payonce_fail "rustup component add $component" "run it by hand and read its error" || return 1
+    fi
+  done
 
   # 3. wasm-pack.
-  if ! command -v wasm-pack >/dev/null 2>&1; then
-    $say "installing wasm-pack (about 2 minutes)"
-    cargo install wasm-pack --version 0.15.1 --locked
+  if [ -z "$(payonce_version wasm-pack)" ]; then
+    payonce_cargo_install wasm-pack 0.15.1 4 --locked || return 1
   fi
 
-  # 4. The wasm-bindgen CLI of exactly the version in Cargo.lock (else wasm-pack
-  #    would try to download one, which fails on this network).
+  # 4. The wasm-bindgen CLI of exactly the version in Cargo.lock (wasm-pack would
+  #    otherwise try to download one, which fails on this network).
   local want have
   want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' "$root/Cargo.lock")"
-  have="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }')"
-  if [ -z "$want" ]; then
-    $say "no wasm-bindgen in Cargo.lock; run cargo generate-lockfile" >&2
-    return 1
-  fi
+  [ -n "$want" ] || payonce_fail "no wasm-bindgen version in Cargo.lock" "run 'cargo generate-lockfile' in $root" || return 1
+  have="$(payonce_version wasm-bindgen)"
   if [ "$have" != "$want" ]; then
-    $say "installing wasm-bindgen-cli $want (about 2 minutes)"
-    cargo install wasm-bindgen-cli --version "$want" --force
+    [ -z "$have" ] || echo "setup: wasm-bindgen-cli $have does not match wasm-bindgen $want in Cargo.lock; replacing it"
+    # No --locked: its lock file pins crates that no longer build with this toolchain.
+    payonce_cargo_install wasm-bindgen-cli "$want" 5 --force || return 1
   fi
 
   # 5. npm packages: binaryen's wasm-opt (never Debian's: it breaks the module),
-  #    playwright-core for the e2e tests, esbuild and the baselines for the benchmark.
+  #    playwright-core for the e2e tests, esbuild, TypeScript and the benchmark's baselines.
   if [ ! -f "$root/node_modules/.package-lock.json" ] \
     || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
-    $say "installing npm packages"
-    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "setup: installing npm packages with npm ci (about 20 seconds)"
+    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error) \
+      || payonce_fail "npm ci in $root" "check that the npm registry is reachable (and NODE_EXTRA_CA_CERTS is set if this network needs it), then run 'npm ci' by hand" || return 1
   fi
 
-  export PATH="$root/node_modules/.bin:$HOME/.cargo/bin:$PATH"
   export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
 }

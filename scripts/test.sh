@@ -4,10 +4,16 @@
 # Installs whatever is missing first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh
-payonce_setup
 
 step() { printf '\n== %s\n' "$*"; }
+
+# First, the set-up itself as a fresh machine meets it (stand-in installers, a second).
+step "set-up (scripts/setup.sh on a simulated fresh machine)"
+node --test tests/setup/
+
+step "set-up (this machine: installs what is missing)"
+source scripts/setup.sh
+payonce_setup
 
 step "format"
 cargo fmt --check
