@@ -8,11 +8,11 @@ use crate::browser::fetch::{self, AttemptGuard, FetchTransport, Head};
 use crate::browser::js;
 use crate::browser::js::Local;
 use crate::browser::storage::SessionStore;
-use crate::core::engine::{self, Event, Next, Observer, Payment, Success};
-use crate::core::error::{Code, PayError};
-use crate::core::json;
-use crate::core::record::{fingerprint, Record};
-use crate::core::text::cat;
+use crate::rules::engine::{self, Event, Next, Observer, Payment, Success};
+use crate::rules::error::{Code, PayError};
+use crate::rules::json;
+use crate::rules::record::{fingerprint, Record};
+use crate::rules::text::cat;
 use crate::guard::Inner;
 use alloc::borrow::ToOwned;
 use alloc::boxed::Box;
@@ -49,9 +49,9 @@ pub(crate) fn start(
     if body.len() > MAX_BODY_BYTES {
         return Err(PayError::invalid(cat(&[
             "payment details are ",
-            &crate::core::text::num(body.len() as u64),
+            &crate::rules::text::num(body.len() as u64),
             " bytes as JSON; the limit is ",
-            &crate::core::text::num(MAX_BODY_BYTES as u64),
+            &crate::rules::text::num(MAX_BODY_BYTES as u64),
         ])));
     }
     let transport = FetchTransport::new(&options).map_err(PayError::invalid)?;

@@ -2,7 +2,7 @@
 //! start a second payment while one is in flight.
 
 use crate::browser::js;
-use crate::core::text::cat;
+use crate::rules::text::cat;
 use alloc::borrow::ToOwned;
 use alloc::rc::Rc;
 use alloc::string::String;

@@ -1,6 +1,6 @@
 //! payonce: a shopper clicks "Pay" and is charged exactly once.
 //!
-//! This file holds only what JavaScript sees. The rules live in [`core`]
+//! This file holds only what JavaScript sees. The rules live in [`rules`]
 //! (pure Rust, tested natively); the browser plumbing lives in `browser`, and
 //! the flow that ties them together in `checkout`.
 //!
@@ -16,7 +16,7 @@ extern crate alloc;
 mod browser;
 #[cfg(target_arch = "wasm32")]
 mod checkout;
-pub mod core;
+pub mod rules;
 #[cfg(target_arch = "wasm32")]
 mod guard;
 
@@ -31,8 +31,8 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 /// wasm trap, which JS sees as a `RuntimeError`, and carries no message text.
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[panic_handler]
-fn panic(_: &::core::panic::PanicInfo) -> ! {
-    ::core::arch::wasm32::unreachable()
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -43,9 +43,9 @@ mod exports {
     use crate::browser::js;
     use crate::browser::storage::SessionStore;
     use crate::checkout;
-    use crate::core::engine::Store;
-    use crate::core::error::PayError;
-    use crate::core::record::{Record, State};
+    use crate::rules::engine::Store;
+    use crate::rules::error::PayError;
+    use crate::rules::record::{Record, State};
     use alloc::string::String;
     use alloc::vec::Vec;
     use js_sys::{Array, Promise};
@@ -86,7 +86,7 @@ mod exports {
             .filter(|r| r.state == State::Pending && !r.is_expired(now))
             .filter(|r| endpoint.as_ref().is_none_or(|e| *e == r.endpoint))
             .collect();
-        crate::core::text::sort_by(&mut records, |a, b| a.created_ms < b.created_ms);
+        crate::rules::text::sort_by(&mut records, |a, b| a.created_ms < b.created_ms);
         records
             .iter()
             .map(|r| JsValue::from(checkout::record_to_js(r)))

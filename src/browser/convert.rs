@@ -5,9 +5,9 @@
 //! what was wrong and where. Nothing here can panic.
 
 use super::js::{self, Local};
-use crate::core::json::Value;
-use crate::core::retry::Policy;
-use crate::core::text::{cat, num};
+use crate::rules::json::Value;
+use crate::rules::retry::Policy;
+use crate::rules::text::{cat, num};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -238,7 +238,7 @@ pub fn caller_key(value: &JsValue) -> Result<Option<String>, String> {
             &js::describe(value),
         ]));
     };
-    crate::core::key::validate(&key)?;
+    crate::rules::key::validate(&key)?;
     Ok(Some(key))
 }
 

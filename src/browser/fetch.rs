@@ -2,10 +2,10 @@
 
 use super::convert::Options;
 use super::js;
-use crate::core::engine::{Failure, Response};
-use crate::core::key;
-use crate::core::retry::{self, Verdict};
-use crate::core::text::cat;
+use crate::rules::engine::{Failure, Response};
+use crate::rules::key;
+use crate::rules::retry::{self, Verdict};
+use crate::rules::text::cat;
 use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};

@@ -107,7 +107,7 @@ pub fn describe_thrown(thrown: &JsValue) -> String {
         if message.is_empty() {
             name
         } else {
-            crate::core::text::cat(&[&name, ": ", &message])
+            crate::rules::text::cat(&[&name, ": ", &message])
         }
     } else if let Some(s) = thrown.as_string() {
         s

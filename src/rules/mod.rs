@@ -1,6 +1,6 @@
-//! The pure core: every rule payonce follows, with no browser in sight.
+//! The rules: everything payonce decides, with no browser in sight.
 //!
-//! Nothing under `core` imports web-sys, js-sys or wasm-bindgen, so `cargo test`
+//! Nothing under `rules` imports web-sys, js-sys or wasm-bindgen, so `cargo test`
 //! on the host exercises all of it. The browser layer (`crate::browser`) plugs
 //! fetch, sessionStorage, timers and randomness into the traits in [`engine`].
 

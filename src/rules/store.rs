@@ -347,7 +347,7 @@ impl<B: Backend> Store for Mirrored<B> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::core::record::State;
+    use crate::rules::record::State;
     use std::cell::Cell;
     use std::collections::BTreeMap;
 

@@ -502,7 +502,7 @@ const RETIRED: &str = "the key is retired, so the next try is a new payment";
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::core::record::fingerprint;
+    use crate::rules::record::fingerprint;
     use std::cell::{Cell, RefCell};
     use std::collections::VecDeque;
 
@@ -573,7 +573,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub type MemStore = crate::core::store::Mirrored<crate::core::store::tests::FlakyBackend>;
+    pub type MemStore = crate::rules::store::Mirrored<crate::rules::store::tests::FlakyBackend>;
 
     #[derive(Default)]
     struct Log(RefCell<Vec<String>>);
