@@ -1,19 +1,24 @@
-//! The flow behind `processPayment`: read the input, join a request already
-//! on the wire or pick the key, run the attempts, and turn the outcome into
-//! the JS objects callers see.
+//! The flow behind `processPayment`: read the input, join a payment already
+//! on the wire or choose its key, then interpret the payment machine
+//! ([`Payment`]) with `fetch`, the body's `text()` and timers, and turn the
+//! outcome into the JS objects callers see.
+//!
+//! The interpreter decides nothing: each time an awaited promise settles it
+//! feeds the machine one [`Input`] and performs the [`Effect`] it answers.
+//! `driver.js` does the awaiting, so the wasm carries no future executor.
 
 use crate::browser::clock::now_ms;
-use crate::browser::convert::{self, MAX_BODY_BYTES};
-use crate::browser::fetch::{self, AttemptGuard, FetchTransport, Head};
-use crate::browser::js;
-use crate::browser::js::Local;
+use crate::browser::convert::{self, Options, MAX_BODY_BYTES};
+use crate::browser::fetch::{self, AttemptGuard, FetchTransport};
+use crate::browser::js::{self, Local};
 use crate::browser::storage::SessionStore;
-use crate::rules::engine::{self, Event, Next, Observer, Payment, Success};
 use crate::rules::error::{Code, PayError};
 use crate::rules::json;
-use crate::rules::record::{fingerprint, Record};
-use crate::rules::text::cat;
-use crate::guard::Inner;
+use crate::rules::lifecycle::{resolve, Lookup};
+use crate::rules::payment::{Effect, Event, Input, Observer, Outcome, Payment, Success};
+use crate::rules::record::{fingerprint, Record, State};
+use crate::rules::store::Store;
+use crate::rules::text::{cat, num};
 use alloc::borrow::ToOwned;
 use alloc::boxed::Box;
 use alloc::rc::Rc;
@@ -24,244 +29,344 @@ use core::cell::{Cell, RefCell};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
-/// A request on the wire, shared by every call for the same payment.
+type JsError = PayError<JsValue>;
+
+/// How a payment ended, for a [`Watcher`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settled {
+    Succeeded,
+    /// The key was retired, or nothing was sent: trying again is a new payment.
+    Failed,
+    /// The outcome is unknown and the key is kept: trying again resends it.
+    Unknown,
+}
+
+impl Settled {
+    fn of<B>(outcome: &Outcome<B>) -> Settled {
+        match outcome {
+            Ok(_) => Settled::Succeeded,
+            Err(e) => Settled::failed(e),
+        }
+    }
+
+    fn failed<B>(e: &PayError<B>) -> Settled {
+        if e.key_kept {
+            Settled::Unknown
+        } else {
+            Settled::Failed
+        }
+    }
+}
+
+/// Told how a payment ended (a `PayButton`), before its promise settles.
+pub(crate) trait Watcher {
+    fn settled(&self, how: Settled);
+}
+
+/// A payment on the wire, shared by every call for it (a double click joins it).
 struct Inflight {
     id: u32,
     key: String,
     fingerprint: String,
     promise: Promise,
+    watchers: Vec<Rc<dyn Watcher>>,
 }
 
 static INFLIGHT: Local<RefCell<Vec<Inflight>>> = Local(RefCell::new(Vec::new()));
 static NEXT_ID: Local<Cell<u32>> = Local(Cell::new(0));
 
-type JsError = PayError<JsValue>;
-
-/// Starts (or joins) a payment; every failure is an `Err`, never a panic.
-pub(crate) fn start(
+/// Starts or joins a payment; `watcher` is told how it ends. Never throws:
+/// every failure is a rejected promise.
+pub(crate) fn pay(
     details: &JsValue,
     key: &JsValue,
     options: &JsValue,
-) -> Result<Promise, JsError> {
+    watcher: Option<Rc<dyn Watcher>>,
+) -> Promise {
+    match start(details, key, options, watcher.clone()) {
+        Ok(promise) => promise,
+        Err(err) => {
+            if let Some(w) = watcher {
+                w.settled(Settled::failed(&err));
+            }
+            Promise::reject(&error_to_js(err))
+        }
+    }
+}
+
+/// Everything a payment needs, read and checked before any key is chosen.
+struct Call {
+    options: Options,
+    caller_key: Option<String>,
+    body: String,
+    fingerprint: String,
+    transport: FetchTransport,
+}
+
+fn read(details: &JsValue, key: &JsValue, options: &JsValue) -> Result<Call, JsError> {
     let options = convert::options(options).map_err(PayError::invalid)?;
     let caller_key = convert::caller_key(key).map_err(PayError::invalid)?;
     let body = json::canonical(&convert::details(details).map_err(PayError::invalid)?);
     if body.len() > MAX_BODY_BYTES {
         return Err(PayError::invalid(cat(&[
             "payment details are ",
-            &crate::rules::text::num(body.len() as u64),
+            &num(body.len() as u64),
             " bytes as JSON; the limit is ",
-            &crate::rules::text::num(MAX_BODY_BYTES as u64),
+            &num(MAX_BODY_BYTES as u64),
         ])));
     }
     let transport = FetchTransport::new(&options).map_err(PayError::invalid)?;
     let fingerprint = fingerprint(&options.endpoint, &body);
+    Ok(Call {
+        options,
+        caller_key,
+        body,
+        fingerprint,
+        transport,
+    })
+}
 
-    // A double-click: the same payment is already on the wire, so wait for it.
-    let shared = INFLIGHT.with(|all| {
-        all.borrow()
-            .iter()
-            .find(|f| match &caller_key {
-                Some(k) => f.key == *k,
-                None => f.fingerprint == fingerprint,
-            })
-            .map(|f| (f.fingerprint == fingerprint, f.promise.clone()))
-    });
-    if let Some((same, promise)) = shared {
-        if !same {
-            let mut err = PayError::new(
-                Code::KeyReused,
-                "this idempotency key is in flight for a different payment; use a new key for a new payment",
-            );
-            err.key = caller_key;
-            return Err(err);
-        }
+fn start(
+    details: &JsValue,
+    key: &JsValue,
+    options: &JsValue,
+    watcher: Option<Rc<dyn Watcher>>,
+) -> Result<Promise, JsError> {
+    let call = read(details, key, options)?;
+    if let Some(promise) = join(&call, &watcher)? {
         return Ok(promise);
     }
-
-    if caller_key.is_none() && !crypto_available() {
+    if call.caller_key.is_none() && !crypto_available() {
         return Err(PayError::invalid(
             "this page has no crypto.getRandomValues, so payonce cannot make a safe key; pass one yourself",
         ));
     }
-    let record = engine::resolve(
+    let record = resolve(
         &SessionStore,
-        now_ms(),
-        options.key_ttl_ms,
-        &options.endpoint,
-        &fingerprint,
-        caller_key.as_deref(),
+        &Lookup {
+            now_ms: now_ms(),
+            ttl_ms: call.options.key_ttl_ms,
+            endpoint: &call.options.endpoint,
+            fingerprint: &call.fingerprint,
+            caller_key: call.caller_key.as_deref(),
+        },
         new_key,
     )?;
+    Ok(launch(call, record, watcher))
+}
 
+/// A double click: the same payment is already on the wire, so its promise
+/// is the answer. A caller key on the wire for other details is refused.
+fn join(call: &Call, watcher: &Option<Rc<dyn Watcher>>) -> Result<Option<Promise>, JsError> {
+    INFLIGHT.with(|all| {
+        let mut all = all.borrow_mut();
+        let Some(f) = all.iter_mut().find(|f| match &call.caller_key {
+            Some(k) => f.key == *k,
+            None => f.fingerprint == call.fingerprint,
+        }) else {
+            return Ok(None);
+        };
+        if f.fingerprint != call.fingerprint {
+            let mut err = PayError::new(
+                Code::KeyReused,
+                "this idempotency key is in flight for a different payment; use a new key for a new payment",
+            );
+            err.key = call.caller_key.clone();
+            return Err(err);
+        }
+        f.watchers.extend(watcher.iter().cloned());
+        Ok(Some(f.promise.clone()))
+    })
+}
+
+fn launch(call: Call, record: Record, watcher: Option<Rc<dyn Watcher>>) -> Promise {
     let id = NEXT_ID.with(|n| {
         let id = n.get();
         n.set(id.wrapping_add(1));
         id
     });
     let key = record.key.clone();
-    let job = Job(Kind::Pay(Box::new(Flight {
+    let job = Job(Box::new(Flight {
         id,
-        payment: Payment::new(record, options.policy),
-        body,
-        transport,
-        observer: JsObserver(options.on_event.clone()),
-        stage: Stage::Start,
-    })));
+        payment: Payment::new(record, call.options.policy),
+        body: call.body,
+        signal: call.options.signal.clone(),
+        observer: JsObserver(call.options.on_event),
+        transport: call.transport,
+        waiting: Waiting::Start,
+        outcome: None,
+    }));
     let promise = js::drive(job.into());
     INFLIGHT.with(|all| {
         all.borrow_mut().push(Inflight {
             id,
             key,
-            fingerprint,
+            fingerprint: call.fingerprint,
             promise: promise.clone(),
-        });
+            watchers: watcher.into_iter().collect(),
+        })
     });
-    Ok(promise)
+    promise
 }
 
-/// Work for `driver.js`: each `step` says what to await next, until
-/// `finish` gives the outcome. Not part of the API.
+/// A payment for `driver.js` to run: each `step` returns the promise to
+/// await next, or nothing once `finish` has the outcome. Not part of the API.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = PayonceJob, skip_typescript)]
-pub struct Job(Kind);
+pub struct Job(Box<Flight>);
 
-pub(crate) enum Kind {
-    /// A payment's attempts.
-    Pay(Box<Flight>),
-    /// A PayButton following its payment.
-    Button(Rc<Inner>, Option<Promise>),
-    /// The outcome, for `finish`.
-    Done(Result<JsValue, JsValue>),
+/// What the interpreter is waiting for.
+enum Waiting {
+    /// The first step.
+    Start,
+    /// fetch's promise.
+    Fetch(AttemptGuard),
+    /// The head is in and the machine was told; the body's `text()` promise is kept
+    /// for [`Effect::ReadBody`].
+    Head(AttemptGuard, Promise),
+    /// The body's text.
+    Body(AttemptGuard),
+    /// A wait between attempts.
+    Sleep,
+    /// Nothing: the outcome is in.
+    Nothing,
 }
 
-impl Job {
-    pub(crate) fn button(inner: Rc<Inner>, payment: Promise) -> Job {
-        Job(Kind::Button(inner, Some(payment)))
-    }
+struct Flight {
+    id: u32,
+    payment: Payment,
+    body: String,
+    signal: Option<web_sys::AbortSignal>,
+    observer: JsObserver,
+    transport: FetchTransport,
+    waiting: Waiting,
+    outcome: Option<Result<JsValue, JsValue>>,
 }
 
 #[doc(hidden)]
 #[wasm_bindgen(js_class = PayonceJob)]
 impl Job {
     /// Takes what the last awaited promise gave (`ok`: it resolved) and
-    /// returns the next promise to await, or nothing when the job is done.
+    /// returns the next promise to await, or nothing when the payment is done.
     pub fn step(&mut self, value: JsValue, ok: bool) -> Option<Promise> {
-        let outcome = match &mut self.0 {
-            Kind::Pay(flight) => match flight.step(value, ok) {
-                Ok(wait) => return Some(wait),
-                Err(Done(outcome)) => {
-                    let id = flight.id;
-                    INFLIGHT.with(|all| all.borrow_mut().retain(|f| f.id != id));
-                    outcome.map(success_to_js).map_err(error_to_js)
+        let flight = &mut *self.0;
+        let mut input = flight.input(value, ok)?;
+        loop {
+            let effect = flight.payment.handle(
+                input,
+                now_ms(),
+                js_sys::Math::random(),
+                &SessionStore,
+                &flight.observer,
+            );
+            input = match effect {
+                Effect::Send(req) => {
+                    match flight.transport.send(req.endpoint, req.key, &flight.body) {
+                        Ok((promise, guard)) => {
+                            flight.waiting = Waiting::Fetch(guard);
+                            return Some(promise);
+                        }
+                        Err(failure) => Input::NoAnswer(failure),
+                    }
                 }
-            },
-            Kind::Button(inner, payment) => {
-                if let Some(payment) = payment.take() {
-                    return Some(payment);
+                Effect::ReadBody => match core::mem::replace(&mut flight.waiting, Waiting::Nothing)
+                {
+                    Waiting::Head(guard, text) => {
+                        flight.waiting = Waiting::Body(guard);
+                        return Some(text);
+                    }
+                    // Unreachable: the machine asks for the body only after a head.
+                    _ => Input::NoAnswer(crate::rules::payment::Failure::Network(
+                        "the response body was lost".into(),
+                    )),
+                },
+                Effect::Sleep(ms) => {
+                    flight.waiting = Waiting::Sleep;
+                    return Some(js::sleep(ms as f64, flight.signal.clone()));
                 }
-                inner.settled(if ok { None } else { Some(&value) });
-                if ok {
-                    Ok(value)
-                } else {
-                    Err(value)
+                Effect::Done(outcome) => {
+                    flight.finish(outcome);
+                    return None;
                 }
             }
-            Kind::Done(_) => return None,
-        };
-        self.0 = Kind::Done(outcome);
-        None
+        }
     }
 
     /// The outcome: the result, or throws the error.
     pub fn finish(&mut self) -> Result<JsValue, JsValue> {
-        match core::mem::replace(&mut self.0, Kind::Done(Ok(JsValue::UNDEFINED))) {
-            Kind::Done(outcome) => outcome,
-            _ => Err(invalid_input("payonce job finished before it was done")),
-        }
+        self.0
+            .outcome
+            .take()
+            .unwrap_or_else(|| Err(invalid_input("payonce job finished before it was done")))
     }
-}
-
-/// How a flight ended.
-pub struct Done(Result<Success<JsValue>, JsError>);
-
-/// Where a payment's attempt loop stands.
-enum Stage {
-    /// About to send an attempt.
-    Start,
-    /// Waiting for fetch.
-    Fetching(AttemptGuard),
-    /// Waiting for the body.
-    Reading(AttemptGuard, Head),
-    /// Waiting between attempts.
-    Sleeping,
-}
-
-/// One payment on the wire.
-#[doc(hidden)]
-pub struct Flight {
-    id: u32,
-    payment: Payment,
-    body: String,
-    transport: FetchTransport,
-    observer: JsObserver,
-    stage: Stage,
 }
 
 impl Flight {
-    fn step(&mut self, value: JsValue, ok: bool) -> Result<Promise, Done> {
-        let store = &SessionStore;
-        let random = js_sys::Math::random;
-        let next = match core::mem::replace(&mut self.stage, Stage::Start) {
-            Stage::Start | Stage::Sleeping if ok => {
-                self.payment.attempt(now_ms(), store, &self.observer);
-                let record = &self.payment.record;
-                match self
-                    .transport
-                    .send(&record.endpoint, &record.key, &self.body)
-                {
-                    Ok((promise, guard)) => {
-                        self.stage = Stage::Fetching(guard);
-                        return Ok(promise);
-                    }
-                    Err(failure) => self.payment.no_answer(random(), &self.observer, failure),
-                }
-            }
-            Stage::Start | Stage::Sleeping => Next::Done(Err(self.payment.aborted())),
-            Stage::Fetching(guard) => {
-                // Err: fetch rejected, or resolved to something payonce cannot read.
-                let head = if ok { fetch::head(value) } else { Err(value) };
-                match head {
-                    Ok((head, text)) => {
-                        self.stage = Stage::Reading(guard, head);
-                        return Ok(text);
-                    }
-                    Err(thrown) => {
-                        let failure = guard.failure(&thrown);
-                        self.payment.no_answer(random(), &self.observer, failure)
-                    }
-                }
-            }
-            Stage::Reading(guard, head) => {
-                if ok {
-                    drop(guard);
-                    let response = head.with_body(&value);
-                    self.payment
-                        .answered(now_ms(), random(), store, &self.observer, response)
-                } else {
-                    let failure = guard.failure(&value);
-                    self.payment.no_answer(random(), &self.observer, failure)
-                }
-            }
-        };
-        match next {
-            Next::Wait(ms) => {
-                self.stage = Stage::Sleeping;
-                Ok(js::sleep(ms as f64, self.transport.signal().cloned()))
-            }
-            Next::Done(outcome) => Err(Done(outcome)),
-        }
+    fn aborted(&self) -> bool {
+        self.signal
+            .as_ref()
+            .is_some_and(web_sys::AbortSignal::aborted)
     }
+
+    /// What the settled promise means for the machine; `None` once done.
+    fn input(&mut self, value: JsValue, ok: bool) -> Option<Input<JsValue>> {
+        Some(
+            match core::mem::replace(&mut self.waiting, Waiting::Nothing) {
+                // Nothing leaves once the caller's signal has fired.
+                Waiting::Start if self.aborted() => Input::Aborted,
+                Waiting::Start => Input::Start,
+                Waiting::Sleep if ok && !self.aborted() => Input::Slept,
+                Waiting::Sleep => Input::Aborted,
+                Waiting::Fetch(guard) => {
+                    // Err: fetch rejected, or resolved to something payonce cannot read.
+                    match if ok { fetch::head(value) } else { Err(value) } {
+                        Ok((head, text)) => {
+                            self.waiting = Waiting::Head(guard, text);
+                            Input::Answered(head)
+                        }
+                        Err(thrown) => Input::NoAnswer(guard.failure(&thrown)),
+                    }
+                }
+                Waiting::Body(_guard) if ok => Input::BodyRead(fetch::parse_body(&value)),
+                Waiting::Body(guard) => Input::NoAnswer(guard.failure(&value)),
+                Waiting::Head(..) | Waiting::Nothing => return None,
+            },
+        )
+    }
+
+    /// The payment is over: it leaves the wire, its watchers are told, and
+    /// the outcome waits for `finish`.
+    fn finish(&mut self, outcome: Outcome<JsValue>) {
+        let id = self.id;
+        let how = Settled::of(&outcome);
+        let watchers = INFLIGHT.with(|all| {
+            let mut all = all.borrow_mut();
+            let at = all.iter().position(|f| f.id == id);
+            at.map(|i| all.swap_remove(i).watchers).unwrap_or_default()
+        });
+        for w in &watchers {
+            w.settled(how);
+        }
+        self.outcome = Some(outcome.map(success_to_js).map_err(error_to_js));
+    }
+}
+
+/// Whether a payment with this key is on the wire.
+pub(crate) fn in_flight(key: &str) -> bool {
+    INFLIGHT.with(|all| all.borrow().iter().any(|f| f.key == key))
+}
+
+/// The payments whose outcome is unknown, oldest first (for `pendingPayments`).
+pub(crate) fn pending(endpoint: Option<&str>) -> Vec<Record> {
+    let now = now_ms();
+    let mut records: Vec<Record> = SessionStore
+        .all()
+        .into_iter()
+        .filter(|r| r.state == State::Pending && !r.is_expired(now))
+        .filter(|r| endpoint.is_none_or(|e| e == r.endpoint))
+        .collect();
+    crate::rules::text::sort_by(&mut records, |a, b| a.created_ms < b.created_ms);
+    records
 }
 
 /// Whether the page has `crypto.getRandomValues` (remembered once seen).
@@ -287,7 +392,7 @@ pub(crate) fn new_key() -> String {
         .to_owned()
 }
 
-/// Drops the requests on the wire from memory, as a page reload does.
+/// Drops the payments on the wire from memory, as a page reload does.
 pub(crate) fn forget_in_flight() {
     INFLIGHT.with(|all| all.borrow_mut().clear());
 }
@@ -297,7 +402,7 @@ pub(crate) fn invalid_input(message: &str) -> JsValue {
     error_to_js(PayError::invalid(message))
 }
 
-pub(crate) fn num(n: u64) -> JsValue {
+pub(crate) fn num_js(n: u64) -> JsValue {
     JsValue::from_f64(n as f64)
 }
 
@@ -310,9 +415,9 @@ pub(crate) fn record_to_js(r: &Record) -> js_sys::Object {
         ("key", r.key.as_str().into()),
         ("endpoint", r.endpoint.as_str().into()),
         ("state", r.state.as_str().into()),
-        ("createdAt", num(r.created_ms)),
-        ("updatedAt", num(r.updated_ms)),
-        ("expiresAt", num(r.expires_ms)),
+        ("createdAt", num_js(r.created_ms)),
+        ("updatedAt", num_js(r.updated_ms)),
+        ("expiresAt", num_js(r.expires_ms)),
         ("attempts", r.attempts.into()),
     ])
 }
@@ -337,8 +442,11 @@ pub(crate) fn error_to_js(e: JsError) -> JsValue {
         ("retryable", e.retryable.into()),
         ("key", opt(e.key)),
         ("attempts", e.attempts.into()),
-        ("body", e.body.unwrap_or(JsValue::UNDEFINED)),
-        ("retryAfterMs", e.retry_after_ms.map_or(JsValue::NULL, num)),
+        ("body", e.body.unwrap_or(JsValue::NULL)),
+        (
+            "retryAfterMs",
+            e.retry_after_ms.map_or(JsValue::NULL, num_js),
+        ),
     ];
     for (name, value) in &fields {
         js::set(&err, name, value);
@@ -346,20 +454,18 @@ pub(crate) fn error_to_js(e: JsError) -> JsValue {
     err.into()
 }
 
-/// Hands core events to the caller's `onEvent`, ignoring whatever it throws.
+/// Hands events to the caller's `onEvent`, ignoring whatever it throws.
 struct JsObserver(Option<Function>);
 
 impl Observer for JsObserver {
     fn event(&self, event: Event<'_>) {
         let Some(callback) = &self.0 else { return };
         let fields: Vec<(&str, JsValue)> = match event {
-            Event::Attempt { key, attempt } => {
-                vec![
-                    ("type", "attempt".into()),
-                    ("key", key.into()),
-                    ("attempt", attempt.into()),
-                ]
-            }
+            Event::Attempt { key, attempt } => vec![
+                ("type", "attempt".into()),
+                ("key", key.into()),
+                ("attempt", attempt.into()),
+            ],
             Event::Response {
                 attempt,
                 status,
@@ -382,7 +488,7 @@ impl Observer for JsObserver {
             } => vec![
                 ("type", "backoff".into()),
                 ("retry", retry.into()),
-                ("delayMs", num(delay_ms)),
+                ("delayMs", num_js(delay_ms)),
                 ("reason", reason.as_str().into()),
             ],
         };

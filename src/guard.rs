@@ -1,16 +1,23 @@
 //! `PayButton`: a Pay button (or a fieldset around the form) that cannot
-//! start a second payment while one is in flight.
+//! start a second payment while one is in flight. It follows the payment's
+//! outcome as `checkout` reports it ([`Settled`]), so it states no payment
+//! rule of its own.
 
-use crate::browser::js;
+use crate::browser::js::{self, Local};
+use crate::checkout::{self, Settled, Watcher};
 use crate::rules::text::cat;
 use alloc::borrow::ToOwned;
 use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
-use js_sys::Promise;
+use js_sys::{Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
+
+/// Elements with a live `PayButton`: one binding per element.
+static BOUND: Local<RefCell<Vec<Element>>> = Local(RefCell::new(Vec::new()));
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -45,40 +52,26 @@ impl Phase {
     }
 }
 
-#[doc(hidden)]
-pub struct Inner {
+struct Inner {
     element: Element,
-    endpoint: Option<String>,
     original_label: String,
     labels: JsValue,
     phase: Cell<Phase>,
     in_flight: RefCell<Option<Promise>>,
 }
 
-impl Inner {
-    /// The payment ended: `error` is what it rejected with, if it did.
-    pub(crate) fn settled(&self, error: Option<&JsValue>) {
-        let phase = match error {
-            None => Phase::Succeeded,
-            Some(e) => {
-                let field = |name| js::get(e, name).ok();
-                let code = field("code")
-                    .and_then(|c| c.as_string())
-                    .unwrap_or_default();
-                let retryable = field("retryable").and_then(|r| r.as_bool()) == Some(true);
-                // A final answer retired the key: trying again is a new payment.
-                // Otherwise the outcome is unknown, and trying again resends the same key.
-                if !retryable && matches!(code.as_str(), "http" | "key_reused" | "invalid_input") {
-                    Phase::Failed
-                } else {
-                    Phase::Unknown
-                }
-            }
-        };
+impl Watcher for Inner {
+    fn settled(&self, how: Settled) {
         self.in_flight.borrow_mut().take();
-        self.show(phase);
+        self.show(match how {
+            Settled::Succeeded => Phase::Succeeded,
+            Settled::Failed => Phase::Failed,
+            Settled::Unknown => Phase::Unknown,
+        });
     }
+}
 
+impl Inner {
     fn show(&self, phase: Phase) {
         self.phase.set(phase);
         let el = &self.element;
@@ -121,12 +114,12 @@ impl PayButton {
     /// Binds `element`; on page load it shows a payment left pending by a reload.
     #[wasm_bindgen(constructor)]
     pub fn new(element: JsValue, options: JsValue) -> Result<PayButton, JsValue> {
-        let element: Element = element.dyn_into().map_err(|v| {
-            crate::invalid_input(&cat(&[
-                "PayButton needs a button or fieldset element; got ",
-                &js::describe(&v),
-            ]))
-        })?;
+        let element = payable(element)?;
+        if BOUND.with(|b| b.borrow().iter().any(|e| Object::is(e, &element))) {
+            return Err(checkout::invalid_input(
+                "this element already has a PayButton; call free() on that one before binding another",
+            ));
+        }
         let (endpoint, labels) = if options.is_undefined() || options.is_null() {
             (None, JsValue::UNDEFINED)
         } else {
@@ -141,38 +134,32 @@ impl PayButton {
             };
             (endpoint, labels)
         };
+        let endpoint = endpoint.map(|e| crate::browser::convert::absolute_url(&e).unwrap_or(e));
         let inner = Rc::new(Inner {
             original_label: element.text_content().unwrap_or_default(),
             element,
-            endpoint,
             labels,
             phase: Cell::new(Phase::Idle),
             in_flight: RefCell::new(None),
         });
-        let pending = crate::pending_payments(
-            inner
-                .endpoint
-                .as_deref()
-                .map_or(JsValue::UNDEFINED, JsValue::from_str),
-        );
-        inner.show(if pending.length() > 0 {
-            Phase::Pending
-        } else {
-            Phase::Idle
-        });
+        let pending = !checkout::pending(endpoint.as_deref()).is_empty();
+        inner.show(if pending { Phase::Pending } else { Phase::Idle });
+        BOUND.with(|b| b.borrow_mut().push(inner.element.clone()));
         Ok(PayButton { inner })
     }
 
     /// Pays through `processPayment`, keeping the button in step.
     pub fn pay(&self, details: JsValue, key: JsValue, options: JsValue) -> Promise {
-        if let Some(p) = self.inner.in_flight.borrow().as_ref() {
-            return p.clone();
+        if let Some(p) = self.inner.in_flight.borrow().clone() {
+            return p;
         }
-        let payment = crate::process_payment(details, key, options);
         self.inner.show(Phase::Paying);
-        let job = crate::checkout::Job::button(Rc::clone(&self.inner), payment);
-        let promise = js::drive(job.into());
-        *self.inner.in_flight.borrow_mut() = Some(promise.clone());
+        let watcher: Rc<dyn Watcher> = self.inner.clone();
+        let promise = checkout::pay(&details, &key, &options, Some(watcher));
+        // A payment that failed before starting has already settled the button.
+        if self.inner.phase.get() == Phase::Paying {
+            *self.inner.in_flight.borrow_mut() = Some(promise.clone());
+        }
         promise
     }
 
@@ -187,5 +174,33 @@ impl PayButton {
         if self.inner.phase.get() != Phase::Paying {
             self.inner.show(Phase::Idle);
         }
+    }
+}
+
+impl Drop for PayButton {
+    fn drop(&mut self) {
+        let element = &self.inner.element;
+        BOUND.with(|b| b.borrow_mut().retain(|e| !Object::is(e, element)));
+    }
+}
+
+/// The element, if it is an HTML `<button>` or `<fieldset>` (the two that
+/// `disabled` works on for a whole checkout action).
+fn payable(value: JsValue) -> Result<Element, JsValue> {
+    let refuse = |what: &str| {
+        checkout::invalid_input(&cat(&[
+            "PayButton needs a <button> or <fieldset> element; got ",
+            what,
+        ]))
+    };
+    let Some(element) = value.dyn_ref::<Element>() else {
+        return Err(refuse(&js::describe(&value)));
+    };
+    let html = element.namespace_uri().as_deref() == Some("http://www.w3.org/1999/xhtml");
+    let name = element.local_name();
+    if html && (name == "button" || name == "fieldset") {
+        Ok(element.clone())
+    } else {
+        Err(refuse(&cat(&["<", &name, ">"])))
     }
 }

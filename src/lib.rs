@@ -1,8 +1,9 @@
 //! payonce: a shopper clicks "Pay" and is charged exactly once.
 //!
-//! This file holds only what JavaScript sees. The rules live in [`rules`]
-//! (pure Rust, tested natively); the browser plumbing lives in `browser`, and
-//! the flow that ties them together in `checkout`.
+//! This file holds only what JavaScript sees. The rules live in `rules`
+//! (pure Rust, tested natively), with the payment state machine at their
+//! heart; the browser plumbing lives in `browser`; `checkout` drives the
+//! machine with fetch and timers, and `guard` is the PayButton.
 //!
 //! The shipped wasm is `no_std`: Rust's std would bring its panic and
 //! formatting machinery, which was a third of the module. Feature `std` links
@@ -16,12 +17,17 @@ extern crate alloc;
 mod browser;
 #[cfg(target_arch = "wasm32")]
 mod checkout;
-pub mod rules;
+// On the host only the tests use the rules (the browser layer is wasm32-only);
+// the wasm32 build still flags anything unused.
 #[cfg(target_arch = "wasm32")]
 mod guard;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod rules;
 
 #[cfg(target_arch = "wasm32")]
 pub use exports::*;
+#[cfg(target_arch = "wasm32")]
+pub use guard::PayButton;
 
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
@@ -38,16 +44,12 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 #[cfg(target_arch = "wasm32")]
 mod exports {
     //! Everything JavaScript calls.
-    use crate::browser::clock::now_ms;
     use crate::browser::convert;
-    use crate::browser::js;
     use crate::browser::storage::SessionStore;
     use crate::checkout;
-    use crate::rules::engine::Store;
     use crate::rules::error::PayError;
-    use crate::rules::record::{Record, State};
+    use crate::rules::store::Store;
     use alloc::string::String;
-    use alloc::vec::Vec;
     use js_sys::{Array, Promise};
     use wasm_bindgen::prelude::*;
 
@@ -57,8 +59,7 @@ mod exports {
     /// Pays once. See `payonce.d.ts` for the contract.
     #[wasm_bindgen(js_name = processPayment, skip_typescript)]
     pub fn process_payment(details: JsValue, key: JsValue, options: JsValue) -> Promise {
-        checkout::start(&details, &key, &options)
-            .unwrap_or_else(|err| Promise::reject(&checkout::error_to_js(err)))
+        checkout::pay(&details, &key, &options, None)
     }
 
     /// A fresh idempotency key (UUID v4), for apps that manage keys themselves.
@@ -79,32 +80,27 @@ mod exports {
         let endpoint = endpoint
             .as_string()
             .map(|e| convert::absolute_url(&e).unwrap_or(e));
-        let now = now_ms();
-        let mut records: Vec<Record> = SessionStore
-            .all()
-            .into_iter()
-            .filter(|r| r.state == State::Pending && !r.is_expired(now))
-            .filter(|r| endpoint.as_ref().is_none_or(|e| *e == r.endpoint))
-            .collect();
-        crate::rules::text::sort_by(&mut records, |a, b| a.created_ms < b.created_ms);
-        records
+        checkout::pending(endpoint.as_deref())
             .iter()
             .map(|r| JsValue::from(checkout::record_to_js(r)))
             .collect()
     }
 
     /// Forgets a payment's key, so the same details become a new payment.
+    /// A payment still on the wire cannot be forgotten (its outcome would
+    /// write the record back): that gives `false`.
     #[wasm_bindgen(js_name = forgetPayment, skip_typescript)]
     pub fn forget_payment(key: JsValue) -> bool {
-        let Some(key) = key.as_string() else {
-            return false;
-        };
-        SessionStore.remove(&key)
+        match key.as_string() {
+            Some(key) if !checkout::in_flight(&key) => SessionStore.remove(&key),
+            _ => false,
+        }
     }
 
     /// Whether `value` is an error thrown by payonce.
     #[wasm_bindgen(js_name = isPaymentError, skip_typescript)]
     pub fn is_payment_error(value: JsValue) -> bool {
+        use crate::browser::js;
         value.is_instance_of::<js_sys::Error>()
             && js::get(&value, "name")
                 .ok()
@@ -121,6 +117,4 @@ mod exports {
         SessionStore::drop_memory();
         checkout::forget_in_flight();
     }
-
-    pub(crate) use crate::checkout::invalid_input;
 }

@@ -2,8 +2,8 @@
 
 use super::convert::Options;
 use super::js;
-use crate::rules::engine::{Failure, Response};
 use crate::rules::key;
+use crate::rules::payment::{Failure, Head};
 use crate::rules::retry::{self, Verdict};
 use crate::rules::text::cat;
 use alloc::string::String;
@@ -59,9 +59,6 @@ impl FetchTransport {
         key: &str,
         body: &str,
     ) -> Result<(Promise, AttemptGuard), Failure> {
-        if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
-            return Err(Failure::Aborted);
-        }
         // The same key on every attempt; set (not append) replaces any caller header of that name.
         self.headers
             .set(&self.header_name, &key::header_value(key, self.quoted_key))
@@ -83,11 +80,6 @@ impl FetchTransport {
             Ok(promise) => Ok((promise, guard)),
             Err(e) => Err(guard.failure(&e)),
         }
-    }
-
-    /// The caller's signal, for the waits between attempts.
-    pub fn signal(&self) -> Option<&AbortSignal> {
-        self.signal.as_ref()
     }
 }
 
@@ -165,27 +157,8 @@ pub fn head(response: JsValue) -> Result<(Head, Promise), JsValue> {
     Ok((head, response.text()?))
 }
 
-/// A response's status and the headers payonce reads.
-pub struct Head {
-    status: u16,
-    retry_after: Option<String>,
-    replayed: bool,
-}
-
-impl Head {
-    /// The whole response, once the body text is in.
-    pub fn with_body(self, text: &JsValue) -> Response<JsValue> {
-        Response {
-            status: self.status,
-            retry_after: self.retry_after,
-            replayed: self.replayed,
-            body: parse_body(text),
-        }
-    }
-}
-
 /// The body as JSON when it is JSON, as text when it is not, `null` when empty.
-fn parse_body(text: &JsValue) -> JsValue {
+pub fn parse_body(text: &JsValue) -> JsValue {
     match text.dyn_ref::<js_sys::JsString>() {
         Some(s) if s.length() > 0 => js::json_parse(text).unwrap_or_else(|_| text.clone()),
         _ => JsValue::NULL,

@@ -1,8 +1,9 @@
 //! The browser layer: every web-sys and js-sys call lives here.
 //!
-//! It reads JS input without ever panicking, plugs fetch, sessionStorage,
-//! timers and `Math.random` into the core's traits, and turns core results
-//! into the JS objects callers see.
+//! It reads JS input without ever panicking (`convert`), sends requests
+//! (`fetch`), keeps records in sessionStorage (`storage`), reads the clock
+//! (`clock`) and declares the raw JS imports (`js`). It makes no payment
+//! decision: those are in `crate::rules`.
 
 pub mod clock;
 pub mod convert;

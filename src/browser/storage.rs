@@ -1,9 +1,8 @@
 //! `sessionStorage` as the core's storage backend.
 
 use super::js::{self, Local};
-use crate::rules::engine::Store;
 use crate::rules::record::Record;
-use crate::rules::store::{Backend, Mirrored, Unavailable};
+use crate::rules::store::{Backend, Mirrored, Store, Unavailable};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;

@@ -57,6 +57,10 @@ pub struct PayError<B> {
     pub retryable: bool,
     /// The idempotency key used, once one was chosen.
     pub key: Option<String>,
+    /// Whether the key is kept because the outcome may be unknown (paying
+    /// again resends it); `false` when the server's final answer retired it,
+    /// or when nothing was sent.
+    pub key_kept: bool,
     /// How many requests left the browser.
     pub attempts: u32,
     /// The last response body, when there was one.
@@ -74,6 +78,7 @@ impl<B> PayError<B> {
             status: None,
             retryable: false,
             key: None,
+            key_kept: false,
             attempts: 0,
             body: None,
             retry_after_ms: None,

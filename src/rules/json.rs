@@ -7,6 +7,7 @@
 //! strings escaped minimally, numbers in ECMAScript's shortest form. Number
 //! text comes from the JS engine itself, so no float formatting lives here.
 
+#[cfg(test)]
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -30,6 +31,7 @@ pub enum Value {
 
 impl Value {
     /// A whole number, formatted the way JS formats it.
+    #[cfg(test)]
     pub fn int(n: i64) -> Value {
         let digits = super::text::num(n.unsigned_abs());
         Value::Number(if n < 0 {
@@ -40,11 +42,13 @@ impl Value {
     }
 
     /// A string value.
+    #[cfg(test)]
     pub fn str(s: &str) -> Value {
         Value::String(s.to_owned())
     }
 
     /// An object from `(name, value)` pairs.
+    #[cfg(test)]
     pub fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
         Value::Object(
             members

@@ -1,13 +1,15 @@
 //! The rules: everything payonce decides, with no browser in sight.
 //!
 //! Nothing under `rules` imports web-sys, js-sys or wasm-bindgen, so `cargo test`
-//! on the host exercises all of it. The browser layer (`crate::browser`) plugs
-//! fetch, sessionStorage, timers and randomness into the traits in [`engine`].
+//! on the host exercises all of it. The heart is [`payment::Payment`], a state
+//! machine that takes what happened and says what to do next; the browser
+//! (`crate::checkout`) and the tests drive that same machine.
 
-pub mod engine;
 pub mod error;
 pub mod json;
 pub mod key;
+pub mod lifecycle;
+pub mod payment;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod proptests;
 pub mod record;

@@ -4,7 +4,7 @@
 //! one-way fingerprint of endpoint and details, the endpoint, the state,
 //! timestamps and the attempt count. Never the details, headers or card data.
 
-use super::text::{cat, num};
+use super::text::{cat, num, parse_u64};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -13,6 +13,17 @@ use super::sha256;
 
 /// Record item names start with this: one item per payment (see `store`).
 pub const PREFIX: &str = "payonce:v1:";
+
+/// The longest key lifetime payonce accepts (the `keyTtlMs` option's limit).
+pub const MAX_KEY_TTL_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+/// The attempt count stops here (a record is read back only within the bounds).
+pub const MAX_ATTEMPTS: u32 = 1_000_000;
+/// The revision stops here.
+pub const MAX_REV: u32 = 1_000_000_000;
+/// The latest time a record may carry: the end of ECMAScript's time range.
+const MAX_TIME_MS: u64 = 8_640_000_000_000_000;
+/// The longest endpoint accepted (the `endpoint` option's limit).
+pub const MAX_ENDPOINT_LEN: usize = 2048;
 
 /// Where a payment stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +102,23 @@ pub fn fingerprint(endpoint: &str, body: &str) -> String {
     sha256::hex(&sha256::digest(&data))
 }
 
+/// Whether `text` looks like an endpoint payonce itself would store: an
+/// absolute `http:` or `https:` URL as the URL parser writes it, with no
+/// credentials, no fragment, no spaces or control characters.
+pub fn is_endpoint(text: &str) -> bool {
+    let Some(rest) = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    text.len() <= MAX_ENDPOINT_LEN
+        && !authority.is_empty()
+        && !authority.contains('@')
+        && text.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+}
+
 impl Record {
     /// A new pending record whose key lives for `ttl_ms`.
     pub fn new(
@@ -142,8 +170,10 @@ impl Record {
         ])
     }
 
-    /// Reads a storage item back. Anything malformed, from another version or
-    /// another library gives `None`, and the caller drops it.
+    /// Reads a storage item back. Storage is untrusted input (any same-origin
+    /// page of the tab's session can write it): anything malformed, out of
+    /// range, from another version or another library gives `None`, and the
+    /// caller drops it. Every record payonce writes reads back.
     pub fn decode(item_name: &str, value: &str) -> Option<Record> {
         let key = item_name.strip_prefix(PREFIX)?;
         super::key::validate(key).ok()?;
@@ -160,12 +190,24 @@ impl Record {
         {
             return None;
         }
-        let created_ms = fields.next()?.parse().ok()?;
-        let updated_ms = fields.next()?.parse().ok()?;
-        let expires_ms = fields.next()?.parse().ok()?;
-        let attempts = fields.next()?.parse().ok()?;
-        let rev = fields.next()?.parse().ok()?;
+        let time = |text: Option<&str>| parse_u64(text?).filter(|&t| t <= MAX_TIME_MS);
+        let created_ms = time(fields.next())?;
+        let updated_ms = time(fields.next())?;
+        let expires_ms = time(fields.next())?;
+        if expires_ms <= created_ms || expires_ms - created_ms > MAX_KEY_TTL_MS {
+            return None;
+        }
+        let count = |text: Option<&str>, max: u32| {
+            parse_u64(text?)
+                .filter(|&n| n <= u64::from(max))
+                .map(|n| n as u32)
+        };
+        let attempts = count(fields.next(), MAX_ATTEMPTS)?;
+        let rev = count(fields.next(), MAX_REV)?;
         let endpoint = fields.next()?;
+        if !is_endpoint(endpoint) {
+            return None;
+        }
         Some(Record {
             key: key.to_owned(),
             fingerprint: fingerprint.to_owned(),
@@ -241,6 +283,50 @@ mod tests {
         ] {
             assert_eq!(Record::decode(&r.item_name(), bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn planted_records_out_of_range_are_refused() {
+        let r = sample();
+        let name = r.item_name();
+        let with = |f: &dyn Fn(&mut Record)| {
+            let mut x = r.clone();
+            f(&mut x);
+            x.encode()
+        };
+        let refused = [
+            // The endpoint decides where a payment goes: only what payonce itself stores.
+            with(&|x| x.endpoint = "http://localhost:1/api/charges?stolen=1#x".into()),
+            with(&|x| x.endpoint = "javascript:alert(1)".into()),
+            with(&|x| x.endpoint = "data:application/json,{}".into()),
+            with(&|x| x.endpoint = "/api/charges".into()),
+            with(&|x| x.endpoint = "https://user:secret@shop.test/pay".into()),
+            with(&|x| x.endpoint = "https://shop.test/a b".into()),
+            with(&|x| x.endpoint = "https://shop.test/a\u{1}".into()),
+            with(&|x| x.endpoint = "https://".into()),
+            with(&|x| x.endpoint = cat(&["https://shop.test/", &"a".repeat(MAX_ENDPOINT_LEN)])),
+            // Lifetimes payonce never grants, counters it never reaches.
+            with(&|x| x.expires_ms = x.created_ms + MAX_KEY_TTL_MS + 1),
+            with(&|x| x.expires_ms = x.created_ms),
+            with(&|x| x.expires_ms = x.created_ms - 1),
+            with(&|x| x.created_ms = MAX_TIME_MS + 1),
+            with(&|x| x.rev = MAX_REV + 1),
+            with(&|x| x.rev = u32::MAX),
+            with(&|x| x.attempts = MAX_ATTEMPTS + 1),
+            r.encode().replacen(",3,7,", ",+3,7,", 1),
+        ];
+        for bad in &refused {
+            assert_eq!(Record::decode(&name, bad), None, "{bad}");
+        }
+        let mut edge = r.clone();
+        (edge.attempts, edge.rev, edge.expires_ms) =
+            (MAX_ATTEMPTS, MAX_REV, r.created_ms + MAX_KEY_TTL_MS);
+        edge.endpoint = "http://127.0.0.1:8080/api/charges?order=1,2".into();
+        assert_eq!(
+            Record::decode(&name, &edge.encode()),
+            Some(edge),
+            "the bounds themselves are fine"
+        );
     }
 
     #[test]

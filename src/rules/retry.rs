@@ -7,7 +7,7 @@
 
 use super::error::Code;
 
-/// How hard to try. Defaults are stripe-node's range and the seed's 10 s timeout.
+/// How hard to try. The defaults: two retries after 0.5 s and about 1 s, and the seed's 10 s timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Retries after the first attempt.
@@ -98,32 +98,53 @@ pub fn delay_ms(
     }
 }
 
+/// The longest wait a `Retry-After` is read as: JavaScript's largest exact
+/// integer, so the `retryAfterMs` callers see is a true whole number.
+pub const MAX_RETRY_AFTER_MS: u64 = (1 << 53) - 1;
+
 /// Parses a `Retry-After` value (delay-seconds or an HTTP-date) into a wait in
-/// milliseconds from `now_ms`. Garbage gives `None`; a date in the past gives 0.
+/// milliseconds from `now_ms`, at most [`MAX_RETRY_AFTER_MS`]. Garbage gives
+/// `None`; a date in the past gives 0.
 pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
     let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+    let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         let mut secs: u64 = 0;
         for b in value.bytes() {
             secs = secs.saturating_mul(10).saturating_add(u64::from(b - b'0'));
         }
-        return Some(secs.saturating_mul(1000));
-    }
-    let at = parse_http_date(value)?;
-    Some(at.saturating_sub(now_ms))
+        secs.saturating_mul(1000)
+    } else {
+        parse_http_date(value)?.saturating_sub(now_ms)
+    };
+    Some(wait.min(MAX_RETRY_AFTER_MS))
 }
 
 /// Parses the three HTTP-date forms of RFC 9110 (IMF-fixdate, RFC 850, asctime)
 /// into milliseconds since the Unix epoch.
+///
+/// A date that does not exist (31 April, 29 February 2023) or whose weekday is
+/// not the date's own is refused, as a round trip through a calendar would.
 pub fn parse_http_date(value: &str) -> Option<u64> {
     const MONTHS: [&str; 12] = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
+    // Short names for IMF-fixdate and asctime, long ones for RFC 850; 1970-01-01 was a Thursday.
+    const WEEKDAYS: [&str; 7] = ["thu", "fri", "sat", "sun", "mon", "tue", "wed"];
+    const LONG: [&str; 7] = [
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+    ];
     let mut tokens = value.split([' ', ',', '-']).filter(|t| !t.is_empty());
-    let weekday = tokens.next()?;
-    if !weekday.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return None;
-    }
+    let weekday = tokens.next()?.to_ascii_lowercase();
+    let weekday = WEEKDAYS
+        .iter()
+        .position(|d| *d == weekday)
+        .or_else(|| LONG.iter().position(|d| *d == weekday))?;
     let (mut day, mut month, mut year, mut time) = (None, None, None, None);
     for token in tokens {
         if token.contains(':') {
@@ -150,10 +171,13 @@ pub fn parse_http_date(value: &str) -> Option<u64> {
         }
     }
     let (day, month, year, secs) = (day?, month?, year?, time?);
-    if !(1..=31).contains(&day) || year < 1970 {
+    if day < 1 || day > days_in_month(year, month) || year < 1970 {
         return None;
     }
     let days = days_from_civil(i64::from(year), month, day);
+    if days.rem_euclid(7) as usize != weekday {
+        return None;
+    }
     let total = days.checked_mul(86_400)?.checked_add(i64::from(secs))?;
     u64::try_from(total).ok()?.checked_mul(1000)
 }
@@ -173,6 +197,15 @@ fn parse_time(token: &str) -> Option<u32> {
         return None;
     }
     Some(h * 3600 + m * 60 + s)
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -237,7 +270,12 @@ mod tests {
         assert_eq!(parse_retry_after("0", 0), Some(0));
         assert_eq!(
             parse_retry_after("99999999999999999999999", 0),
-            Some(u64::MAX)
+            Some(MAX_RETRY_AFTER_MS),
+            "a whole number JS can hold"
+        );
+        assert_eq!(
+            parse_retry_after("18446744073709551", 0),
+            Some(MAX_RETRY_AFTER_MS)
         );
         assert_eq!(parse_retry_after("-1", 0), None);
         assert_eq!(parse_retry_after("1.5", 0), None);
@@ -277,6 +315,13 @@ mod tests {
             "Sun, 32 Nov 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 08:49:37:01 GMT",
             "Sun, 06 Nov 1 2 08:49:37 GMT",
+            // Dates that do not exist, and weekdays that are not the date's.
+            "Thu, 31 Apr 2025 08:00:00 GMT",
+            "Sun, 29 Feb 2023 08:00:00 GMT",
+            "Wed, 30 Feb 2024 08:00:00 GMT",
+            "Mon, 06 Nov 1994 08:49:37 GMT",
+            "Xyz, 06 Nov 1994 08:49:37 GMT",
+            "Sunny, 06-Nov-94 08:49:37 GMT",
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
         }

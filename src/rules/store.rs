@@ -8,28 +8,41 @@
 //!
 //! Layout: one item per record, `payonce:v1:<key>`, and nothing else, so a
 //! payment costs two storage writes (pending before the request, the outcome
-//! after): writes are the dearest thing payonce does, about 40 us each in
-//! Chromium. Storage is read into the mirror once per page load; after that a
+//! after). Storage is read into the mirror once per page load; after that a
 //! lookup reads the one item it finds, to see a newer copy written by another
 //! copy of payonce in the tab, and the mirror finds it by comparing hashes.
 //!
 //! Another copy of payonce in a same-origin frame of the tab writes the same
 //! storage: the browser's `storage` events name the items it wrote, and a
-//! lookup by details reads those first. (Reading all of storage again whenever
-//! its item count changed was tried and measured: with other code writing
-//! sessionStorage between payments, every new payment paid for a scan of all
-//! the tab's items, median 2.5x raw fetch after 2,000 payments.) Two copies in
-//! one document get no events from each other: they see each other's records
-//! by key, and by details only as of their first read of storage.
+//! lookup by details reads those first, so no lookup scans all of storage. Two
+//! copies in one document get no events from each other: they see each
+//! other's records by key, and by details only as of their first read.
+//!
+//! Every backend call may run page code (a `Storage.prototype` override), and
+//! that code may call payonce again: no borrow of the mirror is held across one.
 
-use super::engine::Store;
-use super::record::{item_name, Record, State, PREFIX};
+use super::record::{item_name, Record, State, MAX_REV, PREFIX};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-/// Item names of the index an earlier layout kept; dropped when seen.
-pub const LEGACY_INDEX_PREFIX: &str = "payonce:fp:";
+/// Where records live. Implementations never fail: a store that cannot write
+/// keeps the record in memory for the page. Lookups are by key and by
+/// fingerprint, so a payment costs the same however many came before it.
+pub trait Store {
+    /// The record with this key, if any.
+    fn by_key(&self, key: &str) -> Option<Record>;
+    /// The live record most recently saved for this fingerprint, if any.
+    fn by_fingerprint(&self, fingerprint: &str) -> Option<Record>;
+    /// Every readable record (corrupt and foreign items are skipped).
+    fn all(&self) -> Vec<Record>;
+    /// Writes or replaces the record under its key.
+    fn save(&self, record: &Record);
+    /// Deletes the record with this key; says whether there was one.
+    fn remove(&self, key: &str) -> bool;
+    /// Drops expired records. May do the work only once per page.
+    fn sweep(&self, now_ms: u64);
+}
 
 /// The storage refused or could not be reached; the mirror carries on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +170,7 @@ impl<B: Backend> Mirrored<B> {
     }
 
     /// The backend, for tests that break it.
+    #[cfg(test)]
     pub fn backend(&self) -> &B {
         &self.backend
     }
@@ -181,33 +195,35 @@ impl<B: Backend> Mirrored<B> {
     /// revision wins (the wall clock can jump back), and a copy storage lacks
     /// or has older is written back.
     fn reconcile(&self, key: &str, theirs: Option<Record>) -> Option<Record> {
-        let mut memory = self.memory.borrow_mut();
-        let at = memory.find(key);
-        let mine = at.map(|i| memory.records[i].clone());
+        let mine = {
+            let memory = self.memory.borrow();
+            memory.find(key).map(|i| memory.records[i].clone())
+        };
         match (mine, theirs) {
             // Newer in storage: another copy of payonce in this tab, or a same-origin frame.
-            (Some(mine), Some(theirs)) if theirs.rev > mine.rev => {
-                memory.put_at(at, theirs.clone());
-                Some(theirs)
-            }
+            // Kept in memory too, so that other code clearing storage later loses nothing.
+            (Some(mine), Some(theirs)) if theirs.rev > mine.rev => Some(self.remember(theirs)),
+            (None, Some(theirs)) => Some(self.remember(theirs)),
             (Some(mine), theirs) => {
                 if theirs.as_ref() != Some(&mine) {
                     self.write(&mine);
                 }
                 Some(mine)
             }
-            // Kept in memory too, so that other code clearing storage later loses nothing.
-            (None, Some(theirs)) => {
-                memory.put_at(None, theirs.clone());
-                Some(theirs)
-            }
             (None, None) => None,
         }
     }
 
+    /// Puts `record` into the mirror, replacing the copy with its key.
+    fn remember(&self, record: Record) -> Record {
+        let mut memory = self.memory.borrow_mut();
+        let at = memory.find(&record.key);
+        memory.put_at(at, record.clone());
+        record
+    }
+
     /// Reads every record in storage into the mirror (writing back what
-    /// storage lost), and drops items of the earlier index layout. Returns
-    /// whether storage could be read.
+    /// storage lost). Returns whether storage could be read.
     fn load(&self) -> bool {
         let Ok(names) = self.backend.names() else {
             return false;
@@ -220,8 +236,6 @@ impl<B: Backend> Mirrored<B> {
                     seen.push(hash(key));
                 }
                 self.reconcile(key, theirs);
-            } else if name.starts_with(LEGACY_INDEX_PREFIX) {
-                let _ = self.backend.remove(name);
             }
         }
         super::text::sort_by(&mut seen, |a, b| a < b);
@@ -250,27 +264,28 @@ impl<B: Backend> Mirrored<B> {
 
     /// Whether the mirror holds every record the backend holds, so that other
     /// code clearing the backend loses nothing.
+    #[cfg(all(test, not(target_arch = "wasm32")))]
     pub fn memory_holds_everything(&self) -> bool {
-        let memory = self.memory.borrow();
-        self.backend
+        let stored: Vec<Record> = self
+            .backend
             .names()
             .unwrap_or_default()
             .iter()
             .filter_map(|n| n.strip_prefix(PREFIX))
-            .all(|key| match self.stored(key) {
-                Some(r) => memory.find(key).is_some_and(|i| memory.records[i] == r),
-                None => true,
-            })
+            .filter_map(|key| self.stored(key))
+            .collect();
+        let memory = self.memory.borrow();
+        stored
+            .iter()
+            .all(|r| memory.find(&r.key).is_some_and(|i| memory.records[i] == *r))
     }
 
     /// Whether the backend holds every record the mirror holds, so that a
     /// reload (which drops the mirror) loses nothing.
+    #[cfg(all(test, not(target_arch = "wasm32")))]
     pub fn backend_holds_everything(&self) -> bool {
-        let memory = self.memory.borrow();
-        memory
-            .records
-            .iter()
-            .all(|r| self.stored(&r.key).as_ref() == Some(r))
+        let mine = self.memory.borrow().records.clone();
+        mine.iter().all(|r| self.stored(&r.key).as_ref() == Some(r))
     }
 }
 
@@ -304,13 +319,18 @@ impl<B: Backend> Store for Mirrored<B> {
     }
 
     fn save(&self, record: &Record) {
-        let mut memory = self.memory.borrow_mut();
         let mut record = record.clone();
-        let at = memory.find(&record.key);
-        let before = at.map_or(0, |i| memory.records[i].rev);
-        record.rev = record.rev.max(before).wrapping_add(1);
+        let before = {
+            let memory = self.memory.borrow();
+            memory
+                .find(&record.key)
+                .map_or(0, |i| memory.records[i].rev)
+        };
+        record.rev = record.rev.max(before).saturating_add(1).min(MAX_REV);
+        // Memory first: if the write runs page code that reads payonce's
+        // records, it sees this one.
+        self.remember(record.clone());
         self.write(&record);
-        memory.put_at(at, record);
     }
 
     fn remove(&self, key: &str) -> bool {
@@ -407,8 +427,17 @@ pub(crate) mod tests {
         }
     }
 
+    /// The store the machine's tests run on.
+    pub type MemStore = Mirrored<FlakyBackend>;
+
     fn record(key: &str, rev: u32) -> Record {
-        let mut r = Record::new(key.into(), "0".repeat(64), "/pay".into(), 1000, 10_000);
+        let mut r = Record::new(
+            key.into(),
+            "0".repeat(64),
+            "https://shop.test/pay".into(),
+            1000,
+            10_000,
+        );
         r.rev = rev;
         r
     }
@@ -440,7 +469,7 @@ pub(crate) mod tests {
         let mut r = Record::new(
             key.into(),
             fp.to_string().repeat(64),
-            "/pay".into(),
+            "https://shop.test/pay".into(),
             1000,
             10_000,
         );
@@ -545,25 +574,6 @@ pub(crate) mod tests {
             store.by_fingerprint(&theirs.fingerprint).map(|r| r.key),
             Some("theirs".into())
         );
-    }
-
-    #[test]
-    fn index_items_of_the_earlier_layout_are_dropped() {
-        let store = Mirrored::new(FlakyBackend::default());
-        let r = paid("k1", 'a');
-        store.save(&r);
-        store.backend().items.borrow_mut().insert(
-            format!("{LEGACY_INDEX_PREFIX}{}", r.fingerprint),
-            "k1".into(),
-        );
-        store.drop_memory();
-        assert_eq!(
-            store.by_fingerprint(&r.fingerprint).map(|r| r.key),
-            Some("k1".into())
-        );
-        let items = store.backend().items.borrow();
-        assert_eq!(items.len(), 1);
-        assert!(items.contains_key(&r.item_name()));
     }
 
     #[test]

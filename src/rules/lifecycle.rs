@@ -1,0 +1,196 @@
+//! A key's life: which record, and so which key, a payment uses.
+//!
+//! A caller key wins, unless it is already bound to other details. Without
+//! one, an unexpired pending or succeeded record for the same endpoint and
+//! details lends its key; otherwise a fresh key is minted. What storage gives
+//! back is untrusted: a record lends its key only to a payment whose endpoint
+//! and fingerprint it matches exactly, and the request always goes to the
+//! caller's endpoint (the record made here carries it).
+
+use super::error::{Code, PayError};
+use super::record::Record;
+use super::store::Store;
+use super::text::cat;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
+/// What a payment looks for.
+pub struct Lookup<'a> {
+    /// The wall clock.
+    pub now_ms: u64,
+    /// How long a new key lives.
+    pub ttl_ms: u64,
+    /// The caller's endpoint, absolute.
+    pub endpoint: &'a str,
+    /// The fingerprint of endpoint and body.
+    pub fingerprint: &'a str,
+    /// The caller's own key, if any.
+    pub caller_key: Option<&'a str>,
+}
+
+/// Picks the record for a payment. The payment saves it before its first
+/// request leaves. Expired records, and records that contradict themselves
+/// (a fingerprint that names this payment beside another endpoint), are removed.
+pub fn resolve<B>(
+    store: &impl Store,
+    lookup: &Lookup<'_>,
+    mint: impl FnOnce() -> String,
+) -> Result<Record, PayError<B>> {
+    store.sweep(lookup.now_ms);
+    let found = match lookup.caller_key {
+        Some(key) => store.by_key(key),
+        None => store.by_fingerprint(lookup.fingerprint),
+    };
+    let found = match found {
+        Some(r) if r.is_expired(lookup.now_ms) || !matches_itself(&r, lookup) => {
+            store.remove(&r.key);
+            None
+        }
+        Some(r) if r.fingerprint != lookup.fingerprint => {
+            // Only a caller key can find a record of other details.
+            let key = r.key;
+            let mut err = PayError::new(
+                Code::KeyReused,
+                cat(&[
+                    "the idempotency key '",
+                    &key,
+                    "' was already used for a different payment (other details or endpoint); use a new key for a new payment",
+                ]),
+            );
+            err.key = Some(key);
+            return Err(err);
+        }
+        found => found.filter(|r| lookup.caller_key.is_some() || r.is_live(lookup.now_ms)),
+    };
+    Ok(found.unwrap_or_else(|| {
+        let key = lookup.caller_key.map_or_else(mint, str::to_owned);
+        Record::new(
+            key,
+            lookup.fingerprint.to_owned(),
+            lookup.endpoint.to_owned(),
+            lookup.now_ms,
+            lookup.ttl_ms,
+        )
+    }))
+}
+
+/// A record with this payment's fingerprint must name this payment's endpoint:
+/// the fingerprint hashes the endpoint, so anything else was planted.
+fn matches_itself(r: &Record, lookup: &Lookup<'_>) -> bool {
+    r.fingerprint != lookup.fingerprint || r.endpoint == lookup.endpoint
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::record::{fingerprint, State};
+    use crate::rules::store::tests::MemStore;
+
+    const EP: &str = "https://shop.test/api/charges";
+    const BODY: &str = r#"{"amount":5000}"#;
+    const TTL: u64 = 86_400_000;
+
+    fn find(
+        s: &MemStore,
+        now: u64,
+        endpoint: &str,
+        body: &str,
+        key: Option<&str>,
+        mint: &str,
+    ) -> Result<Record, PayError<()>> {
+        let fp = fingerprint(endpoint, body);
+        let lookup = Lookup {
+            now_ms: now,
+            ttl_ms: TTL,
+            endpoint,
+            fingerprint: &fp,
+            caller_key: key,
+        };
+        resolve(s, &lookup, || mint.to_owned())
+    }
+
+    fn saved(s: &MemStore, r: Record) -> Record {
+        s.save(&r);
+        r
+    }
+
+    #[test]
+    fn a_caller_key_wins_and_is_bound_to_its_details() {
+        let s = MemStore::default();
+        let r = saved(
+            &s,
+            find(&s, 1000, EP, BODY, Some("mine"), "minted").unwrap(),
+        );
+        assert_eq!(r.key, "mine");
+        let err = find(&s, 1000, EP, r#"{"amount":1}"#, Some("mine"), "x").unwrap_err();
+        assert_eq!(
+            (err.code, err.attempts, err.key.as_deref()),
+            (Code::KeyReused, 0, Some("mine"))
+        );
+        // Same details, same key: allowed (the server replays).
+        assert_eq!(
+            find(&s, 1000, EP, BODY, Some("mine"), "x").unwrap().key,
+            "mine"
+        );
+    }
+
+    #[test]
+    fn same_details_reuse_the_live_key_and_others_get_their_own() {
+        let s = MemStore::default();
+        saved(&s, find(&s, 1000, EP, BODY, None, "k1").unwrap());
+        assert_eq!(find(&s, 1000, EP, BODY, None, "k2").unwrap().key, "k1");
+        assert_eq!(
+            find(&s, 1000, EP, r#"{"amount":1}"#, None, "k2")
+                .unwrap()
+                .key,
+            "k2"
+        );
+        assert_eq!(
+            find(&s, 1000, "https://shop.test/other", BODY, None, "k3")
+                .unwrap()
+                .key,
+            "k3"
+        );
+    }
+
+    #[test]
+    fn a_failed_record_lends_no_key() {
+        let s = MemStore::default();
+        let mut r = find(&s, 1000, EP, BODY, None, "k1").unwrap();
+        r.state = State::Failed;
+        s.save(&r);
+        assert_eq!(find(&s, 1000, EP, BODY, None, "k2").unwrap().key, "k2");
+    }
+
+    #[test]
+    fn keys_expire_after_their_lifetime() {
+        let s = MemStore::default();
+        saved(&s, find(&s, 1000, EP, BODY, None, "k1").unwrap());
+        assert_eq!(
+            find(&s, 1000 + TTL + 1, EP, BODY, None, "k2").unwrap().key,
+            "k2"
+        );
+        assert!(s.all().is_empty(), "the expired record was purged");
+    }
+
+    #[test]
+    fn a_planted_record_naming_another_endpoint_lends_nothing_and_is_removed() {
+        for caller in [None, Some("planted")] {
+            let s = MemStore::default();
+            let mut planted = Record::new(
+                "planted".into(),
+                fingerprint(EP, BODY),
+                "https://evil.test/steal".into(),
+                1000,
+                TTL,
+            );
+            planted.attempts = 1;
+            s.save(&planted);
+            let r = find(&s, 1000, EP, BODY, caller, "fresh").unwrap();
+            assert_eq!(r.endpoint, EP, "the request goes to the caller's endpoint");
+            assert_eq!(r.attempts, 0);
+            assert_eq!(r.key, caller.unwrap_or("fresh"));
+            assert!(s.all().iter().all(|r| r.endpoint == EP), "{:?}", s.all());
+        }
+    }
+}

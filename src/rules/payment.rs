@@ -1,0 +1,944 @@
+//! One payment's attempts, as a state machine that does no I/O.
+//!
+//! The machine is fed [`Input`]s (what happened) and answers with the next
+//! [`Effect`] (what to do): send the request, read the body, sleep, or the
+//! outcome. An interpreter performs the effects: `crate::checkout` with
+//! `fetch`, the body's `text()` and timers in the browser, the tests with a
+//! model server and a fake clock. Every rule is here, so the tests prove the
+//! loop that ships: the record is saved before each request leaves, the same
+//! key goes out on every attempt, which answers are retried and for how long,
+//! which retire the key, and what the caller is told.
+//!
+//! The store and the observer are sinks the machine writes to as it goes (the
+//! store keeps a copy in memory and never fails, see [`Store`]).
+
+use super::error::{Code, PayError};
+use super::record::{Record, State, MAX_ATTEMPTS};
+use super::retry::{self, Policy, Verdict};
+use super::store::Store;
+use super::text::{cat, num};
+use alloc::string::String;
+
+/// One attempt's request: the same endpoint and key on every attempt (the
+/// body is the interpreter's, unchanged for the whole payment).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// Where to POST: the caller's endpoint, which the record was matched against.
+    pub endpoint: &'a str,
+    /// The idempotency key.
+    pub key: &'a str,
+    /// 1 for the first attempt of this call.
+    pub attempt: u32,
+}
+
+/// The status line and the headers payonce reads, before the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// HTTP status (0 for a redirect fetch would not follow).
+    pub status: u16,
+    /// The raw `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+    /// Whether the server said `Idempotent-Replayed: true`.
+    pub replayed: bool,
+}
+
+/// Why an attempt got no HTTP answer (or its body was cut off).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The network failed; the message is the browser's.
+    Network(String),
+    /// The per-attempt timeout fired.
+    Timeout,
+    /// The caller aborted.
+    Aborted,
+}
+
+/// What happened, for [`Payment::handle`].
+#[derive(Debug)]
+pub enum Input<B> {
+    /// Begin the payment.
+    Start,
+    /// The server answered the attempt just sent.
+    Answered(Head),
+    /// The answer's body arrived (after [`Effect::ReadBody`]).
+    BodyRead(B),
+    /// The attempt got no answer, or its body never arrived.
+    NoAnswer(Failure),
+    /// The wait asked for by [`Effect::Sleep`] is over.
+    Slept,
+    /// The caller's signal fired (at any stage).
+    Aborted,
+}
+
+/// What to do next.
+#[derive(Debug)]
+pub enum Effect<'a, B> {
+    /// Send this request, then feed [`Input::Answered`] or [`Input::NoAnswer`].
+    Send(Request<'a>),
+    /// Read the body, then feed [`Input::BodyRead`] or [`Input::NoAnswer`].
+    ReadBody,
+    /// Wait this many milliseconds, then feed [`Input::Slept`] (or [`Input::Aborted`]).
+    Sleep(u64),
+    /// Finished: feed nothing more.
+    Done(Outcome<B>),
+}
+
+/// How a payment ended.
+pub type Outcome<B> = Result<Success<B>, PayError<B>>;
+
+/// A payment that went through.
+#[derive(Debug, PartialEq)]
+pub struct Success<B> {
+    /// The key used.
+    pub key: String,
+    /// The final status (2xx).
+    pub status: u16,
+    /// Requests sent in this call.
+    pub attempts: u32,
+    /// Whether the server replayed an earlier answer.
+    pub replayed: bool,
+    /// The response body.
+    pub body: B,
+}
+
+/// What payonce is doing, for logs and UIs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event<'a> {
+    /// A request is about to leave.
+    Attempt {
+        /// The key sent.
+        key: &'a str,
+        /// 1-based, within this call.
+        attempt: u32,
+    },
+    /// The server answered.
+    Response {
+        /// 1-based, within this call.
+        attempt: u32,
+        /// HTTP status.
+        status: u16,
+        /// `Idempotent-Replayed: true`.
+        replayed: bool,
+    },
+    /// An attempt got no answer.
+    NoResponse {
+        /// 1-based, within this call.
+        attempt: u32,
+        /// `network`, `timeout` or `aborted`.
+        code: Code,
+    },
+    /// Waiting before the next attempt.
+    Backoff {
+        /// The retry about to happen (1 for the first).
+        retry: u32,
+        /// How long.
+        delay_ms: u64,
+        /// Why.
+        reason: Code,
+    },
+}
+
+/// Receives [`Event`]s.
+pub trait Observer {
+    /// Called for each event; must not fail.
+    fn event(&self, event: Event<'_>);
+}
+
+/// Where the machine stands, so an input out of order is refused, not obeyed.
+#[derive(Debug)]
+enum Stage {
+    /// Nothing sent yet in this call.
+    Ready,
+    /// A request is on the wire.
+    Sending,
+    /// The head is in; the body is being read.
+    Reading(Head),
+    /// Waiting between attempts.
+    Sleeping,
+    /// The outcome was given.
+    Done,
+}
+
+/// One payment's attempts. Made from the record [`super::lifecycle::resolve`] chose.
+pub struct Payment {
+    record: Record,
+    attempt: u32,
+    policy: Policy,
+    stage: Stage,
+}
+
+impl Payment {
+    /// A payment for `record` (whose endpoint is the caller's).
+    pub fn new(record: Record, policy: Policy) -> Self {
+        Payment {
+            record,
+            attempt: 0,
+            policy,
+            stage: Stage::Ready,
+        }
+    }
+
+    /// Takes what happened and says what to do next. `now_ms` is the wall
+    /// clock, `unit` a random number in `[0, 1)` for the backoff's jitter.
+    pub fn handle<B>(
+        &mut self,
+        input: Input<B>,
+        now_ms: u64,
+        unit: f64,
+        store: &impl Store,
+        observer: &impl Observer,
+    ) -> Effect<'_, B> {
+        match (core::mem::replace(&mut self.stage, Stage::Done), input) {
+            (Stage::Ready, Input::Start) | (Stage::Sleeping, Input::Slept) => {
+                self.send(now_ms, store, observer)
+            }
+            // Nothing leaves, and nothing is written, once the caller has aborted.
+            (Stage::Ready | Stage::Sleeping, Input::Aborted) => {
+                Effect::Done(Err(self.failure(Code::Aborted, None, None, false)))
+            }
+            (Stage::Sending, Input::Answered(head)) => {
+                observer.event(Event::Response {
+                    attempt: self.attempt,
+                    status: head.status,
+                    replayed: head.replayed,
+                });
+                self.stage = Stage::Reading(head);
+                Effect::ReadBody
+            }
+            (Stage::Reading(head), Input::BodyRead(body)) => {
+                self.answered(head, body, now_ms, unit, store, observer)
+            }
+            // The status is the server's answer; a final no stands without its body.
+            (Stage::Reading(head), Input::NoAnswer(_) | Input::Aborted)
+                if matches!(retry::classify(head.status), Verdict::Definitive(_)) =>
+            {
+                self.refused(&head, None, now_ms, store)
+            }
+            (Stage::Sending | Stage::Reading(_), Input::NoAnswer(failure)) => {
+                self.no_answer(failure, unit, observer)
+            }
+            (Stage::Sending | Stage::Reading(_), Input::Aborted) => {
+                self.no_answer(Failure::Aborted, unit, observer)
+            }
+            // An interpreter bug. The safe reading: the outcome is unknown, the key is kept.
+            (_, _) => Effect::Done(Err(self.failure(Code::Network, None, None, true))),
+        }
+    }
+
+    /// Starts the next attempt: the record is saved before anything leaves.
+    fn send<B>(
+        &mut self,
+        now_ms: u64,
+        store: &impl Store,
+        observer: &impl Observer,
+    ) -> Effect<'_, B> {
+        self.attempt += 1;
+        self.record.attempts = self.record.attempts.saturating_add(1).min(MAX_ATTEMPTS);
+        self.record.updated_ms = now_ms;
+        store.save(&self.record);
+        observer.event(Event::Attempt {
+            key: &self.record.key,
+            attempt: self.attempt,
+        });
+        self.stage = Stage::Sending;
+        Effect::Send(Request {
+            endpoint: &self.record.endpoint,
+            key: &self.record.key,
+            attempt: self.attempt,
+        })
+    }
+
+    fn answered<B>(
+        &mut self,
+        head: Head,
+        body: B,
+        now_ms: u64,
+        unit: f64,
+        store: &impl Store,
+        observer: &impl Observer,
+    ) -> Effect<'_, B> {
+        let code = match retry::classify(head.status) {
+            Verdict::Success => {
+                self.settle(State::Succeeded, now_ms, store);
+                return Effect::Done(Ok(Success {
+                    key: self.record.key.clone(),
+                    status: head.status,
+                    attempts: self.attempt,
+                    replayed: head.replayed,
+                    body,
+                }));
+            }
+            Verdict::Definitive(_) => return self.refused(&head, Some(body), now_ms, store),
+            Verdict::Unknown(code) => {
+                return Effect::Done(Err(self.failure(code, Some(&head), Some(body), false)))
+            }
+            Verdict::Retry(code) => code,
+        };
+        let retry_after_ms = head
+            .retry_after
+            .as_deref()
+            .and_then(|v| retry::parse_retry_after(v, now_ms));
+        self.again(code, retry_after_ms, unit, observer, Some((head, body)))
+    }
+
+    /// The server's final no: the key is retired, the next try is a new payment.
+    fn refused<B>(
+        &mut self,
+        head: &Head,
+        body: Option<B>,
+        now_ms: u64,
+        store: &impl Store,
+    ) -> Effect<'_, B> {
+        self.settle(State::Failed, now_ms, store);
+        let code = match retry::classify(head.status) {
+            Verdict::Definitive(code) => code,
+            _ => Code::Http,
+        };
+        let mut err = self.failure(code, Some(head), body, false);
+        err.key_kept = false;
+        err.message = messages::refused(code, head.status);
+        Effect::Done(Err(err))
+    }
+
+    fn no_answer<B>(
+        &mut self,
+        failure: Failure,
+        unit: f64,
+        observer: &impl Observer,
+    ) -> Effect<'_, B> {
+        let (code, cause) = match failure {
+            Failure::Aborted => (Code::Aborted, None),
+            Failure::Timeout => (Code::Timeout, None),
+            Failure::Network(cause) => (Code::Network, Some(cause)),
+        };
+        observer.event(Event::NoResponse {
+            attempt: self.attempt,
+            code,
+        });
+        if code == Code::Aborted {
+            return Effect::Done(Err(self.failure(code, None, None, false)));
+        }
+        match (cause, self.attempt > self.policy.max_retries) {
+            (Some(cause), true) => {
+                let mut err = self.failure(code, None, None, true);
+                err.message = cat(&[&err.message, " (browser said: ", &cause, ")"]);
+                Effect::Done(Err(err))
+            }
+            _ => self.again(code, None, unit, observer, None),
+        }
+    }
+
+    /// Waits and tries again, or gives up when the retries or the server's
+    /// patience are spent.
+    fn again<B>(
+        &mut self,
+        code: Code,
+        retry_after_ms: Option<u64>,
+        unit: f64,
+        observer: &impl Observer,
+        answer: Option<(Head, B)>,
+    ) -> Effect<'_, B> {
+        let attempt = self.attempt;
+        match retry::delay_ms(&self.policy, attempt, retry_after_ms, unit) {
+            Some(delay_ms) if attempt <= self.policy.max_retries => {
+                observer.event(Event::Backoff {
+                    retry: attempt,
+                    delay_ms,
+                    reason: code,
+                });
+                self.stage = Stage::Sleeping;
+                Effect::Sleep(delay_ms)
+            }
+            _ => {
+                let (head, body) = match answer {
+                    Some((head, body)) => (Some(head), Some(body)),
+                    None => (None, None),
+                };
+                Effect::Done(Err(self.failure(code, head.as_ref(), body, true)))
+            }
+        }
+    }
+
+    fn settle(&mut self, state: State, now_ms: u64, store: &impl Store) {
+        self.record.state = state;
+        self.record.updated_ms = now_ms;
+        store.save(&self.record);
+    }
+
+    /// The error for an outcome in which the key is kept (see `answered` for
+    /// the one that retires it).
+    fn failure<B>(
+        &self,
+        code: Code,
+        head: Option<&Head>,
+        body: Option<B>,
+        retryable: bool,
+    ) -> PayError<B> {
+        let status = head.map(|h| h.status);
+        let retry_after_ms = head
+            .and_then(|h| h.retry_after.as_deref())
+            .and_then(|v| retry::parse_retry_after(v, self.record.updated_ms));
+        PayError {
+            code,
+            message: messages::kept(code, status, self.attempt, retry_after_ms, &self.policy),
+            status,
+            retryable,
+            key: Some(self.record.key.clone()),
+            key_kept: true,
+            attempts: self.attempt,
+            body,
+            retry_after_ms,
+        }
+    }
+}
+
+/// What the caller is told, one sentence per way a payment ends.
+mod messages {
+    use super::*;
+
+    const KEPT: &str =
+        "the outcome is unknown and the key is kept, so paying again with the same details is safe";
+    const RETIRED: &str = "the key is retired, so the next try is a new payment";
+
+    /// The server's final answer (the key is retired).
+    pub fn refused(code: Code, status: u16) -> String {
+        match code {
+            Code::KeyReused => cat(&[
+                "the server says this idempotency key was already used for different payment details (422); ",
+                RETIRED,
+            ]),
+            _ => cat(&[
+                "the server refused the payment with status ",
+                &num(u64::from(status)),
+                "; ",
+                RETIRED,
+            ]),
+        }
+    }
+
+    /// Any other end: the outcome may be unknown, and the key is kept.
+    pub fn kept(
+        code: Code,
+        status: Option<u16>,
+        attempts: u32,
+        retry_after_ms: Option<u64>,
+        policy: &Policy,
+    ) -> String {
+        let n = num(u64::from(attempts));
+        let tries: &[&str] = if attempts == 1 {
+            &["1 attempt"]
+        } else {
+            &[&n, " attempts"]
+        };
+        // "<head> after <n attempts>; <tail>"
+        let after = |head: &[&str], tail: &str| cat(&[&cat(head), &cat(tries), "; ", tail]);
+        match code {
+            Code::Timeout if status.is_some() => {
+                after(&["the server timed out (408) after "], KEPT)
+            }
+            Code::Timeout => after(
+                &["no answer within ", &num(policy.timeout_ms), " ms after "],
+                KEPT,
+            ),
+            Code::Conflict => after(
+                &["the server is still processing an earlier request with this key (409) after "],
+                "wait, then pay again with the same details",
+            ),
+            Code::RateLimited => match retry_after_ms {
+                Some(ms) if ms > policy.max_retry_after_ms => cat(&[
+                    "the server is rate limiting (429) and asked to wait ",
+                    &num(ms),
+                    " ms, longer than maxRetryAfterMs (",
+                    &num(policy.max_retry_after_ms),
+                    " ms); ",
+                    KEPT,
+                ]),
+                _ => after(&["the server is rate limiting (429) after "], KEPT),
+            },
+            Code::Http => after(
+                &[
+                    "the server answered ",
+                    &num(u64::from(status.unwrap_or(0))),
+                    " after ",
+                ],
+                KEPT,
+            ),
+            Code::Redirect => cat(&[
+                "the server answered with a redirect, which payonce does not follow for payments; ",
+                KEPT,
+            ]),
+            Code::Aborted => cat(&["the payment was aborted by the caller's signal; ", KEPT]),
+            Code::Network | Code::KeyReused | Code::InvalidInput => after(
+                &["the payment request could not reach the server after "],
+                KEPT,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! The machine driven by a scripted server and a fake clock: the test
+    //! interpreter, and the rules it shows one by one.
+    use super::*;
+    use crate::rules::lifecycle::{resolve, Lookup};
+    use crate::rules::record::fingerprint;
+    use crate::rules::store::tests::MemStore;
+    use std::cell::{Cell, RefCell};
+    use std::collections::VecDeque;
+
+    /// One scripted answer: `(status, Retry-After, replayed)` or no answer.
+    pub type Scripted = Result<(u16, Option<&'static str>, bool), Failure>;
+
+    /// Plays a script of answers; the body of each is the attempt number.
+    #[derive(Default)]
+    pub struct Server {
+        pub script: RefCell<VecDeque<Scripted>>,
+        pub sent: RefCell<Vec<(String, String)>>,
+    }
+
+    impl Server {
+        pub fn new(script: Vec<Scripted>) -> Self {
+            Server {
+                script: RefCell::new(script.into()),
+                sent: RefCell::default(),
+            }
+        }
+    }
+
+    pub struct FakeClock {
+        pub now: Cell<u64>,
+        pub sleeps: RefCell<Vec<u64>>,
+        pub abort_on_sleep: Cell<bool>,
+    }
+
+    impl FakeClock {
+        pub fn at(now: u64) -> Self {
+            FakeClock {
+                now: Cell::new(now),
+                sleeps: RefCell::default(),
+                abort_on_sleep: Cell::new(false),
+            }
+        }
+    }
+
+    #[derive(Default)]
+    pub struct Log(pub RefCell<Vec<String>>);
+
+    impl Observer for Log {
+        fn event(&self, e: Event<'_>) {
+            self.0.borrow_mut().push(format!("{e:?}"));
+        }
+    }
+
+    /// An observer that ignores everything.
+    pub struct Silent;
+
+    impl Observer for Silent {
+        fn event(&self, _: Event<'_>) {}
+    }
+
+    /// The test interpreter: performs each effect against the script.
+    pub fn drive(
+        mut payment: Payment,
+        server: &Server,
+        clock: &FakeClock,
+        store: &MemStore,
+        observer: &impl Observer,
+    ) -> Outcome<u32> {
+        let mut input = Input::Start;
+        let mut body = None;
+        loop {
+            input = match payment.handle(input, clock.now.get(), 0.5, store, observer) {
+                Effect::Send(req) => {
+                    server
+                        .sent
+                        .borrow_mut()
+                        .push((req.endpoint.into(), req.key.into()));
+                    let answer = server
+                        .script
+                        .borrow_mut()
+                        .pop_front()
+                        .expect("script ran out");
+                    match answer {
+                        Ok((status, retry_after, replayed)) => {
+                            body = Some(req.attempt);
+                            Input::Answered(Head {
+                                status,
+                                retry_after: retry_after.map(Into::into),
+                                replayed,
+                            })
+                        }
+                        Err(failure) => Input::NoAnswer(failure),
+                    }
+                }
+                Effect::ReadBody => Input::BodyRead(body.take().expect("a body to read")),
+                Effect::Sleep(ms) => {
+                    clock.sleeps.borrow_mut().push(ms);
+                    clock.now.set(clock.now.get() + ms);
+                    if clock.abort_on_sleep.get() {
+                        Input::Aborted
+                    } else {
+                        Input::Slept
+                    }
+                }
+                Effect::Done(outcome) => return outcome,
+            }
+        }
+    }
+
+    const EP: &str = "https://shop.test/api/charges";
+    const BODY: &str = r#"{"amount":5000,"currency":"usd"}"#;
+    const TTL: u64 = 86_400_000;
+
+    fn fp() -> String {
+        fingerprint(EP, BODY)
+    }
+
+    fn lookup<'a>(now_ms: u64, fingerprint: &'a str, caller_key: Option<&'a str>) -> Lookup<'a> {
+        Lookup {
+            now_ms,
+            ttl_ms: TTL,
+            endpoint: EP,
+            fingerprint,
+            caller_key,
+        }
+    }
+
+    fn start(
+        s: &MemStore,
+        now: u64,
+        key: Option<&str>,
+        mint: &'static str,
+    ) -> Result<Payment, PayError<u32>> {
+        let fp = fp();
+        let record = resolve(s, &lookup(now, &fp, key), || mint.to_owned())?;
+        Ok(Payment::new(record, Policy::default()))
+    }
+
+    fn pay(
+        t: &Server,
+        c: &FakeClock,
+        s: &MemStore,
+        key: Option<&str>,
+        mint: &'static str,
+    ) -> Outcome<u32> {
+        drive(start(s, c.now.get(), key, mint)?, t, c, s, &Silent)
+    }
+
+    #[test]
+    fn success_first_time() {
+        let (t, c, s) = (
+            Server::new(vec![Ok((201, None, false))]),
+            FakeClock::at(1000),
+            MemStore::default(),
+        );
+        let ok = pay(&t, &c, &s, None, "k1").unwrap();
+        assert_eq!(
+            (
+                ok.key.as_str(),
+                ok.status,
+                ok.attempts,
+                ok.replayed,
+                ok.body
+            ),
+            ("k1", 201, 1, false, 1)
+        );
+        assert_eq!(
+            t.sent.borrow().as_slice(),
+            [(EP.to_owned(), "k1".to_owned())]
+        );
+        let rec = &s.all()[0];
+        assert_eq!((rec.state, rec.attempts), (State::Succeeded, 1));
+        assert!(c.sleeps.borrow().is_empty());
+    }
+
+    #[test]
+    fn the_record_is_saved_before_the_request_leaves() {
+        let s = MemStore::default();
+        let mut p = start(&s, 1000, None, "k1").unwrap();
+        assert!(
+            s.all().is_empty(),
+            "nothing is written before the payment starts"
+        );
+        match p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent) {
+            Effect::Send(req) => assert_eq!((req.endpoint, req.key, req.attempt), (EP, "k1", 1)),
+            other => panic!("{other:?}"),
+        }
+        let saved = s.all();
+        assert_eq!((saved[0].state, saved[0].attempts), (State::Pending, 1));
+    }
+
+    #[test]
+    fn an_abort_before_the_first_send_writes_nothing() {
+        let s = MemStore::default();
+        let mut p = start(&s, 1000, None, "k1").unwrap();
+        match p.handle::<u32>(Input::Aborted, 1000, 0.5, &s, &Silent) {
+            Effect::Done(Err(e)) => {
+                assert_eq!((e.code, e.attempts, e.key_kept), (Code::Aborted, 0, true))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(s.all().is_empty(), "{:?}", s.all());
+    }
+
+    #[test]
+    fn an_abort_while_reading_the_body_keeps_the_key() {
+        let s = MemStore::default();
+        let mut p = start(&s, 1000, None, "k1").unwrap();
+        assert!(matches!(
+            p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent),
+            Effect::Send(_)
+        ));
+        let head = Head {
+            status: 200,
+            retry_after: None,
+            replayed: false,
+        };
+        assert!(matches!(
+            p.handle::<u32>(Input::Answered(head), 1000, 0.5, &s, &Silent),
+            Effect::ReadBody
+        ));
+        match p.handle::<u32>(Input::Aborted, 1000, 0.5, &s, &Silent) {
+            Effect::Done(Err(e)) => assert_eq!((e.code, e.attempts), (Code::Aborted, 1)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.all()[0].state, State::Pending);
+    }
+
+    #[test]
+    fn a_final_no_stands_when_its_body_is_lost() {
+        for lost in [Input::NoAnswer(Failure::Timeout), Input::Aborted] {
+            let s = MemStore::default();
+            let mut p = start(&s, 1000, None, "k1").unwrap();
+            let _ = p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent);
+            let head = Head {
+                status: 402,
+                retry_after: None,
+                replayed: false,
+            };
+            assert!(matches!(
+                p.handle::<u32>(Input::Answered(head), 1000, 0.5, &s, &Silent),
+                Effect::ReadBody
+            ));
+            match p.handle::<u32>(lost, 1000, 0.5, &s, &Silent) {
+                Effect::Done(Err(e)) => assert_eq!(
+                    (e.code, e.status, e.key_kept, e.body),
+                    (Code::Http, Some(402), false, None)
+                ),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(s.all()[0].state, State::Failed);
+        }
+    }
+
+    #[test]
+    fn inputs_out_of_order_end_with_the_key_kept() {
+        let s = MemStore::default();
+        for input in [
+            Input::Slept,
+            Input::BodyRead(1),
+            Input::Answered(Head {
+                status: 200,
+                retry_after: None,
+                replayed: false,
+            }),
+        ] {
+            let mut p = start(&s, 1000, None, "k1").unwrap();
+            match p.handle::<u32>(input, 1000, 0.5, &s, &Silent) {
+                Effect::Done(Err(e)) => assert!(e.key_kept && e.retryable, "{e:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut p = start(&s, 1000, None, "k1").unwrap();
+        let t = Server::new(vec![Ok((200, None, false))]);
+        let c = FakeClock::at(1000);
+        let _ = drive(start(&s, 1000, None, "k1").unwrap(), &t, &c, &s, &Silent);
+        let _ = p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent);
+        let _ = p.handle::<u32>(Input::NoAnswer(Failure::Timeout), 1000, 0.5, &s, &Silent);
+        assert!(matches!(
+            p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent),
+            Effect::Done(Err(_))
+        ));
+    }
+
+    #[test]
+    fn retries_503_then_succeeds_with_the_same_key() {
+        let t = Server::new(vec![
+            Ok((503, None, false)),
+            Ok((503, None, false)),
+            Ok((200, None, true)),
+        ]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let ok = pay(&t, &c, &s, None, "k1").unwrap();
+        assert_eq!((ok.attempts, ok.replayed), (3, true));
+        let sent = t.sent.borrow();
+        assert!(
+            sent.iter().all(|r| r == &sent[0]),
+            "same request every time"
+        );
+        assert_eq!(c.sleeps.borrow().as_slice(), [375, 750]);
+    }
+
+    #[test]
+    fn network_errors_and_timeouts_are_retried() {
+        let t = Server::new(vec![
+            Err(Failure::Network("reset".into())),
+            Err(Failure::Timeout),
+            Ok((200, None, false)),
+        ]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let log = Log::default();
+        let ok = drive(start(&s, 1000, None, "k1").unwrap(), &t, &c, &s, &log).unwrap();
+        assert_eq!(ok.attempts, 3);
+        let log = log.0.borrow();
+        assert_eq!(log.len(), 8, "{log:?}");
+        assert!(
+            log[1].contains("Network") && log[4].contains("Timeout"),
+            "{log:?}"
+        );
+        assert!(
+            log[2].contains("Backoff") && log[2].contains("delay_ms: 375"),
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn retries_exhausted_keep_the_key_pending() {
+        let t = Server::new(vec![Ok((500, None, false)); 3]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!(
+            (
+                err.code,
+                err.status,
+                err.attempts,
+                err.retryable,
+                err.key_kept
+            ),
+            (Code::Http, Some(500), 3, true, true)
+        );
+        assert_eq!(err.body, Some(3));
+        assert!(err.message.contains("key is kept"), "{}", err.message);
+        assert_eq!(s.all()[0].state, State::Pending);
+        // The shopper clicks again: same key, no new one minted.
+        let t2 = Server::new(vec![Ok((200, None, true))]);
+        let ok = pay(&t2, &c, &s, None, "k2").unwrap();
+        assert_eq!(ok.key, "k1");
+        assert_eq!(s.all()[0].attempts, 4);
+    }
+
+    #[test]
+    fn network_failure_after_the_last_retry_names_the_browsers_reason() {
+        let t = Server::new(vec![Err(Failure::Network("Failed to fetch".into())); 3]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!(
+            (err.code, err.attempts, err.retryable),
+            (Code::Network, 3, true)
+        );
+        assert!(
+            err.message.ends_with("(browser said: Failed to fetch)"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn conflict_that_outlives_retries_is_conflict() {
+        let t = Server::new(vec![Ok((409, None, false)); 3]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!(
+            (err.code, err.status, err.retryable),
+            (Code::Conflict, Some(409), true)
+        );
+    }
+
+    #[test]
+    fn definitive_4xx_is_not_retried_and_retires_the_key() {
+        for status in [400, 401, 402, 403, 404, 422] {
+            let t = Server::new(vec![Ok((status, None, false))]);
+            let (c, s) = (FakeClock::at(1000), MemStore::default());
+            let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+            assert_eq!(
+                (err.status, err.attempts, err.retryable, err.key_kept),
+                (Some(status), 1, false, false)
+            );
+            assert_eq!(
+                err.code,
+                if status == 422 {
+                    Code::KeyReused
+                } else {
+                    Code::Http
+                }
+            );
+            assert!(err.message.contains("key is retired"), "{}", err.message);
+            assert_eq!(s.all()[0].state, State::Failed);
+            // The next try is a new payment with a new key.
+            let t2 = Server::new(vec![Ok((200, None, false))]);
+            assert_eq!(pay(&t2, &c, &s, None, "k2").unwrap().key, "k2");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_capped() {
+        let t = Server::new(vec![Ok((429, Some("2"), false)), Ok((200, None, false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        pay(&t, &c, &s, None, "k1").unwrap();
+        assert_eq!(c.sleeps.borrow().as_slice(), [2000]);
+
+        let t = Server::new(vec![Ok((429, Some("31536000"), false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!(
+            (err.code, err.attempts, err.retry_after_ms),
+            (Code::RateLimited, 1, Some(31_536_000_000))
+        );
+        assert!(c.sleeps.borrow().is_empty(), "never waits a year");
+        assert!(err.message.contains("maxRetryAfterMs"), "{}", err.message);
+    }
+
+    #[test]
+    fn redirect_stops_without_retiring_the_key() {
+        let t = Server::new(vec![Ok((0, None, false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!(
+            (err.code, err.attempts, err.retryable, err.key_kept),
+            (Code::Redirect, 1, false, true)
+        );
+        assert_eq!(s.all()[0].state, State::Pending);
+    }
+
+    #[test]
+    fn abort_during_backoff_stops_and_keeps_the_key() {
+        let t = Server::new(vec![Ok((503, None, false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        c.abort_on_sleep.set(true);
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!((err.code, err.attempts), (Code::Aborted, 1));
+        assert_eq!(s.all()[0].state, State::Pending);
+    }
+
+    #[test]
+    fn attempts_stop_counting_at_the_bound_storage_accepts() {
+        let s = MemStore::default();
+        let mut record = resolve::<u32>(&s, &lookup(1000, &fp(), None), || "k1".into()).unwrap();
+        record.attempts = MAX_ATTEMPTS;
+        let t = Server::new(vec![Ok((200, None, false))]);
+        drive(
+            Payment::new(record, Policy::default()),
+            &t,
+            &FakeClock::at(1000),
+            &s,
+            &Silent,
+        )
+        .unwrap();
+        assert_eq!(
+            s.all()[0].attempts,
+            MAX_ATTEMPTS,
+            "written, and still readable"
+        );
+    }
+}

@@ -1,0 +1,391 @@
+//! Browser tests of what the page around payonce can do to it: records
+//! planted in sessionStorage, storage methods that call back into payonce,
+//! signals aborted early, keys forgotten mid-flight, elements that are not
+//! buttons. The real module in a real browser, with a recording `fetch`.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+const real = { setItem: Storage.prototype.setItem };
+export function v(src) { return new Function('return (' + src + ')')(); }
+export function fresh() {
+  Storage.prototype.setItem = real.setItem;
+  sessionStorage.clear();
+}
+// Records every request; answers 200 at once, or holds it until release().
+let held = [];
+export function recordFetch(hold, status, headers) {
+  const calls = [];
+  globalThis.fetch = (url, init) => {
+    const h = {};
+    new Headers(init.headers).forEach((val, name) => { h[name] = val; });
+    calls.push({ url: String(url), headers: h, body: init.body });
+    const respond = () => new Response('{"id":"ch_1"}', { status: status || 200, headers: headers || {} });
+    if (!hold) return Promise.resolve(respond());
+    return new Promise((resolve) => held.push(() => resolve(respond())));
+  };
+  return calls;
+}
+export function release() { held.splice(0).forEach((f) => f()); }
+export async function fingerprint(endpoint, body) {
+  const data = new TextEncoder().encode(new URL(endpoint, location.href).href + '\n' + body);
+  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+  return Array.from(hash, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+export function plant(key, value) { sessionStorage.setItem('payonce:v1:' + key, value); }
+export function item(key) { return sessionStorage.getItem('payonce:v1:' + key); }
+export function absolute(path) { return new URL(path, location.href).href; }
+// Page code that calls back into payonce from inside a storage write, once per write;
+// what the call threw (a wasm trap) is kept for the test to see.
+const thrown = [];
+export function reenterOnWrite(callback) {
+  let inside = false;
+  thrown.length = 0;
+  Storage.prototype.setItem = function (name, value) {
+    if (!inside) {
+      inside = true;
+      try { callback(name); } catch (e) { thrown.push(String(e)); } finally { inside = false; }
+    }
+    return real.setItem.call(this, name, value);
+  };
+}
+export function reentryThrew() { return thrown.join('\n'); }
+export function element(html) {
+  const host = document.createElement('div');
+  host.innerHTML = html;
+  return host.firstElementChild;
+}
+"#)]
+extern "C" {
+    fn v(src: &str) -> JsValue;
+    fn fresh();
+    #[wasm_bindgen(js_name = recordFetch)]
+    fn record_fetch(hold: bool, status: u16, headers: JsValue) -> Array;
+    fn release();
+    fn fingerprint(endpoint: &str, body: &str) -> Promise;
+    fn plant(key: &str, value: &str);
+    fn item(key: &str) -> Option<String>;
+    fn absolute(path: &str) -> String;
+    #[wasm_bindgen(js_name = reenterOnWrite)]
+    fn reenter_on_write(callback: &Function);
+    #[wasm_bindgen(js_name = reentryThrew)]
+    fn reentry_threw() -> String;
+    fn element(html: &str) -> JsValue;
+}
+
+const DETAILS: &str = "{ amount: 1, currency: 'usd' }";
+const BODY: &str = r#"{"amount":1,"currency":"usd"}"#;
+
+fn get(target: &JsValue, name: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn s(target: &JsValue, name: &str) -> String {
+    get(target, name).as_string().unwrap_or_default()
+}
+
+fn options(extra: &str) -> JsValue {
+    v(&format!(
+        "{{ endpoint: '/api/charges', maxRetries: 0, {extra} }}"
+    ))
+}
+
+async fn settle(p: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(p).await
+}
+
+fn start() {
+    fresh();
+    payonce::simulate_reload();
+}
+
+#[wasm_bindgen_test]
+async fn a_planted_record_never_decides_where_a_payment_goes() {
+    let now = js_sys::Date::now() as u64;
+    let ours = absolute("/api/charges");
+    let fp = JsFuture::from(fingerprint("/api/charges", BODY))
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    // Other origins, other paths of ours, other schemes, credentials: each planted as
+    // a record that matches this payment's fingerprint exactly.
+    let planted_endpoints = [
+        "http://127.0.0.1:1/api/charges?stolen=1".to_owned(),
+        "https://evil.example/collect".to_owned(),
+        format!("{ours}?stolen=1"),
+        absolute("/api/other"),
+        "javascript:alert(1)".to_owned(),
+        "data:application/json,{}".to_owned(),
+        "http://user:secret@127.0.0.1:1/api/charges".to_owned(),
+        format!("{ours}#frag"),
+    ];
+    for endpoint in &planted_endpoints {
+        for caller_key in [false, true] {
+            start();
+            let value = format!("1,p,{fp},{now},{now},{},1,1,{endpoint}", now + 1_000_000);
+            plant("planted-key", &value);
+            let calls = record_fetch(false, 200, JsValue::UNDEFINED);
+            let key = if caller_key {
+                JsValue::from_str("planted-key")
+            } else {
+                JsValue::UNDEFINED
+            };
+            let result = settle(payonce::process_payment(
+                v(DETAILS),
+                key,
+                options("headers: { Authorization: 'Bearer secret' }"),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{endpoint}: {}", s(&e, "message")));
+            assert_eq!(calls.length(), 1, "{endpoint}");
+            let call = calls.get(0);
+            assert_eq!(
+                s(&call, "url"),
+                ours,
+                "planted {endpoint}, caller key {caller_key}"
+            );
+            if !caller_key {
+                assert_ne!(
+                    s(&result, "key"),
+                    "planted-key",
+                    "a planted record lent its key"
+                );
+            }
+            // The record payonce keeps names the caller's endpoint.
+            let kept = item(&s(&result, "key")).unwrap_or_default();
+            assert!(kept.ends_with(&format!(",{ours}")), "{kept}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn planted_records_out_of_range_are_not_trusted() {
+    let now = js_sys::Date::now() as u64;
+    let fp = JsFuture::from(fingerprint("/api/charges", BODY))
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let ours = absolute("/api/charges");
+    let week = 7 * 24 * 60 * 60 * 1000u64;
+    let planted = [
+        // A revision that would wrap, counters payonce never reaches, lifetimes it never grants.
+        format!("1,p,{fp},{now},{now},{},1,4294967295,{ours}", now + 1000),
+        format!("1,p,{fp},{now},{now},{},4294967295,1,{ours}", now + 1000),
+        format!("1,p,{fp},{now},{now},{},1,1,{ours}", now + week + 1),
+        format!("1,p,{fp},{now},{now},{},1,1,{ours}", now),
+        format!("1,p,{fp},{now},{now},99999999999999999999,1,1,{ours}"),
+    ];
+    for value in &planted {
+        start();
+        plant("planted-key", value);
+        let calls = record_fetch(false, 200, JsValue::UNDEFINED);
+        let result = settle(payonce::process_payment(
+            v(DETAILS),
+            JsValue::UNDEFINED,
+            options(""),
+        ))
+        .await
+        .unwrap();
+        assert_ne!(s(&result, "key"), "planted-key", "trusted {value}");
+        assert_eq!(calls.length(), 1);
+        assert_eq!(
+            item("planted-key"),
+            None,
+            "an untrusted item is removed: {value}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn page_code_inside_a_storage_write_can_call_payonce_again() {
+    // Every export, re-entered from inside the write of the record.
+    type Reentry = (&'static str, Box<dyn Fn()>);
+    let reentries: [Reentry; 4] = [
+        (
+            "pendingPayments",
+            Box::new(|| {
+                payonce::pending_payments(JsValue::UNDEFINED);
+            }),
+        ),
+        (
+            "forgetPayment",
+            Box::new(|| {
+                payonce::forget_payment(JsValue::from_str("some-key"));
+            }),
+        ),
+        (
+            "processPayment",
+            Box::new(|| {
+                let _ = payonce::process_payment(
+                    v("{ amount: 2, currency: 'usd' }"),
+                    JsValue::UNDEFINED,
+                    options(""),
+                );
+            }),
+        ),
+        (
+            "processPayment, same details",
+            Box::new(|| {
+                let _ = payonce::process_payment(v(DETAILS), JsValue::UNDEFINED, options(""));
+            }),
+        ),
+    ];
+    for (what, reenter) in reentries {
+        start();
+        let calls = record_fetch(false, 200, JsValue::UNDEFINED);
+        let callback = Closure::<dyn Fn()>::new(reenter);
+        reenter_on_write(callback.as_ref().unchecked_ref());
+        let result = settle(payonce::process_payment(
+            v(DETAILS),
+            JsValue::UNDEFINED,
+            options(""),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {}", s(&e, "message")));
+        assert_eq!(get(&result, "status").as_f64(), Some(200.0), "{what}");
+        assert_eq!(reentry_threw(), "", "{what} threw inside the storage write");
+        fresh();
+        // Give a re-entered payment time to finish; then nothing was sent twice for one body.
+        JsFuture::from(Promise::resolve(&JsValue::NULL))
+            .await
+            .unwrap();
+        let bodies: Vec<String> = calls.iter().map(|c| s(&c, "body")).collect();
+        let mut unique = bodies.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), bodies.len(), "{what}: {bodies:?}");
+        drop(callback);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_payment_on_the_wire_cannot_be_forgotten() {
+    start();
+    let calls = record_fetch(true, 200, JsValue::UNDEFINED);
+    let payment = payonce::process_payment(v(DETAILS), JsValue::UNDEFINED, options(""));
+    JsFuture::from(Promise::resolve(&JsValue::NULL))
+        .await
+        .unwrap();
+    let key = s(&get(&calls.get(0), "headers"), "idempotency-key");
+    assert!(!key.is_empty());
+    assert!(
+        !payonce::forget_payment(JsValue::from_str(&key)),
+        "forgot a payment in flight"
+    );
+    release();
+    let result = settle(payment).await.unwrap();
+    assert_eq!(s(&result, "key"), key);
+    // The key is still the payment's: paying again replays it.
+    let again = record_fetch(false, 200, JsValue::UNDEFINED);
+    let second = settle(payonce::process_payment(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        options(""),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s(&second, "key"), key);
+    assert_eq!(again.length(), 1);
+    // Settled, it can be forgotten, and that sticks.
+    assert!(payonce::forget_payment(JsValue::from_str(&key)));
+    assert_eq!(item(&key), None);
+    let third = settle(payonce::process_payment(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        options(""),
+    ))
+    .await
+    .unwrap();
+    assert_ne!(s(&third, "key"), key);
+}
+
+#[wasm_bindgen_test]
+async fn an_already_aborted_signal_sends_and_writes_nothing() {
+    start();
+    let calls = record_fetch(false, 200, JsValue::UNDEFINED);
+    let err = settle(payonce::process_payment(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        options("signal: AbortSignal.abort()"),
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(s(&err, "code"), "aborted");
+    assert_eq!(get(&err, "attempts").as_f64(), Some(0.0));
+    assert_eq!(calls.length(), 0);
+    assert_eq!(
+        payonce::pending_payments(JsValue::UNDEFINED).length(),
+        0,
+        "a pending record with nothing sent"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn retry_after_ms_is_always_a_safe_integer() {
+    for header in [
+        "99999999999999999999",
+        "18446744073709551616",
+        "9007199254740",
+    ] {
+        start();
+        record_fetch(false, 429, v(&format!("{{ 'Retry-After': '{header}' }}")));
+        let err = settle(payonce::process_payment(
+            v(DETAILS),
+            JsValue::UNDEFINED,
+            options(""),
+        ))
+        .await
+        .unwrap_err();
+        let ms = get(&err, "retryAfterMs");
+        let safe = js_sys::Number::is_safe_integer(&ms);
+        assert!(safe, "Retry-After {header} gave retryAfterMs {ms:?}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn pay_button_takes_a_button_or_fieldset_and_one_binding_each() {
+    start();
+    for bad in [
+        "<div>Pay</div>",
+        "<a href='#'>Pay</a>",
+        "<svg xmlns='http://www.w3.org/2000/svg'><button/></svg>",
+        "<input type='submit'>",
+    ] {
+        let el = element(bad);
+        let el = if bad.starts_with("<svg") {
+            el.dyn_ref::<web_sys::Element>()
+                .unwrap()
+                .first_element_child()
+                .unwrap()
+                .into()
+        } else {
+            el
+        };
+        let err = payonce::PayButton::new(el, JsValue::UNDEFINED)
+            .err()
+            .unwrap_or_else(|| panic!("accepted {bad}"));
+        assert_eq!(s(&err, "code"), "invalid_input", "{bad}");
+    }
+    for good in ["<button>Pay</button>", "<fieldset></fieldset>"] {
+        let el = element(good);
+        let first = payonce::PayButton::new(el.clone(), JsValue::UNDEFINED).expect(good);
+        let err = payonce::PayButton::new(el.clone(), JsValue::UNDEFINED)
+            .err()
+            .expect("a second binding on the same element");
+        assert_eq!(s(&err, "code"), "invalid_input");
+        assert!(
+            s(&err, "message").contains("free()"),
+            "{}",
+            s(&err, "message")
+        );
+        drop(first);
+        payonce::PayButton::new(el, JsValue::UNDEFINED).expect("rebinding after free()");
+    }
+}
