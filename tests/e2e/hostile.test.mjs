@@ -123,7 +123,7 @@ test('a 2xx whose body stalls halfway is a timeout (the timeout covers the body)
   assert.equal(ledger.charges.length, 1);
 });
 
-test('a server that never answers at all: timeout after every retry, within the deadline', async () => {
+test('a server that holds the first request: it times out, the retries meet 409 (conflict) within the deadline, and the held request charges once', async () => {
   await env.faults({ kind: 'hold' });
   const { outcome, ledger } = await pay();
   assert.equal(outcome.ok, false);
