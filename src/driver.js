@@ -58,6 +58,25 @@ export function wellFormed(s) {
   }
 }
 
+/**
+ * The first `max + 1` items of an iterable (so a caller can tell "more than max"),
+ * or null when `v` is not iterable. Reads it as WebIDL reads a sequence: a
+ * Symbol.iterator that is present but not a function is an error.
+ */
+export function take(v, max) {
+  const iterator = v[Symbol.iterator];
+  if (iterator === undefined || iterator === null) return null;
+  if (typeof iterator !== 'function') throw new TypeError('its Symbol.iterator is not a function');
+  const it = iterator.call(v);
+  const out = [];
+  while (out.length <= max) {
+    const step = it.next();
+    if (step.done) break;
+    out.push(step.value);
+  }
+  return out;
+}
+
 // Records what other documents of this tab write to sessionStorage (same-origin
 // frames running their own copy of payonce): the browser tells us with `storage`
 // events, so payonce reads exactly those items instead of scanning storage. The

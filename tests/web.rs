@@ -113,7 +113,7 @@ export function hostileCases(seed, perKind) {
     maxRetryDelayMs: [Infinity, -1, 2.5, 'x'],
     maxRetryAfterMs: [NaN, -1, 1e10, []],
     keyTtlMs: [0, -1, 1e15, NaN, '1d'],
-    headers: ['x', 42, [], { a: 1 }, { 'bad name': 'v' }, { X: 'a\r\nb' }, { X: 'a\nb' }, { X: 'a\0b' }, { X: undefined }, { '': 'v' }, { 'X': 'é\u0100' }],
+    headers: ['x', 42, { a: 1 }, { 'bad name': 'v' }, { X: 'a\r\nb' }, { X: 'a\nb' }, { X: 'a\0b' }, { X: undefined }, { '': 'v' }, { 'X': 'é\u0100' }],
     signal: [{}, 'sig', 1, true],
     onEvent: ['f', 1, {}],
     credentials: ['all', 1, null, ''],
@@ -806,7 +806,13 @@ async fn thousands_of_generated_bad_inputs_are_refused_and_nothing_is_sent() {
     for case in cases.iter() {
         let case: Array = case.into();
         let label = case.get(3).as_string().unwrap_or_default();
-        let e = pay_err(case.get(0), case.get(1), case.get(2)).await;
+        let e = match pay(case.get(0), case.get(1), case.get(2)).await {
+            Ok(r) => panic!(
+                "{label}: expected invalid_input, got status {}",
+                n(&r, "status")
+            ),
+            Err(e) => e,
+        };
         assert_eq!(
             s(&e, "code"),
             "invalid_input",
@@ -881,4 +887,380 @@ async fn one_endpoint_written_three_ways_is_one_payment() {
         "{}",
         s(&bad, "message")
     );
+}
+
+/// The refusal every case below expects: invalid_input, a message holding `why`.
+async fn refused(details: JsValue, key: JsValue, options: JsValue, why: &str, label: &str) {
+    let e = pay_err(details, key, options).await;
+    assert_eq!(
+        s(&e, "code"),
+        "invalid_input",
+        "{label}: {}",
+        s(&e, "message")
+    );
+    assert!(
+        s(&e, "message").contains(why),
+        "{label}: {} (expected it to mention {why:?})",
+        s(&e, "message")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn lone_surrogates_in_member_names_are_refused_at_any_depth() {
+    let calls = fresh("[{}, {}]");
+    for src in [
+        r"{ '\uD800': 1, t: 'x' }",
+        r"{ '\uDBFF': 1, t: 'x' }",
+        r"{ '\uD800': 'x', '\uDC00': 'y' }",
+        r"{ a: { b: [1, { ['k\uDC00']: true }] } }",
+        r"{ a: [[[{ ['\uDFFF\uD800']: null }]]] }",
+    ] {
+        refused(
+            v(src),
+            JsValue::UNDEFINED,
+            opts("maxRetries: 0"),
+            "lone UTF-16 surrogate",
+            src,
+        )
+        .await;
+    }
+    // Exactly representable text is untouched: a real pair in a name, and U+FFFD itself.
+    pay_ok(r"{ '\uD83D\uDE00': 1, '\uFFFD': 2 }", "").await;
+    assert_eq!(s(&calls.get(0), "body"), "{\"\u{1F600}\":1,\"\u{FFFD}\":2}");
+    for (extra, why) in [
+        (r"endpoint: '/api/\uD800'", "options.endpoint"),
+        (r"headers: { 'X-A': 'a\uDC00' }", "options.headers['X-A']"),
+    ] {
+        refused(v(DETAILS), JsValue::UNDEFINED, opts(extra), why, extra).await;
+    }
+    assert_eq!(calls.length(), 1, "only the good details were sent");
+}
+
+#[wasm_bindgen_test]
+async fn header_names_the_browser_forbids_or_payonce_owns_are_refused() {
+    let calls = fresh("[]");
+    for name in [
+        "Cookie",
+        "Sec-Idempotency-Key",
+        "Proxy-Idempotency-Key",
+        "Content-Type",
+        "content-TYPE",
+        "HOST",
+        "Content-Length",
+        "Origin",
+        "X-HTTP-Method-Override",
+        "trailer",
+    ] {
+        refused(
+            v(DETAILS),
+            JsValue::UNDEFINED,
+            opts(&format!("idempotencyHeader: '{name}'")),
+            "options.idempotencyHeader",
+            name,
+        )
+        .await;
+    }
+    for name in [
+        "Cookie",
+        "sec-fetch-mode",
+        "Proxy-Authorization",
+        "Origin",
+        "Content-Length",
+        "Referer",
+        "Accept-Encoding",
+        "DNT",
+    ] {
+        for form in [
+            format!("{{ '{name}': 'v' }}"),
+            format!("[['{name}', 'v']]"),
+            format!("new Headers({{ '{name}': 'v' }})"),
+        ] {
+            let e = pay_err(
+                v(DETAILS),
+                JsValue::UNDEFINED,
+                opts(&format!("headers: {form}")),
+            )
+            .await;
+            assert_eq!(s(&e, "code"), "invalid_input", "{form}");
+            // A Headers object keeps names in lower case.
+            let message = s(&e, "message").to_lowercase();
+            assert!(message.contains(&name.to_lowercase()), "{form}: {message}");
+        }
+    }
+    assert_eq!(calls.length(), 0, "nothing was sent");
+}
+
+#[wasm_bindgen_test]
+async fn endpoints_are_http_without_credentials_and_without_fragments() {
+    let calls = fresh("[{ status: 500 }, {}]");
+    for endpoint in [
+        r#"'data:application/json,{"id":"fake","status":"succeeded"}'"#,
+        "'javascript:void 0'",
+        "'about:blank'",
+        "URL.createObjectURL(new Blob(['{}']))",
+        "'file:///etc/passwd'",
+        "'ws://127.0.0.1/charges'",
+        "'ftp://127.0.0.1/charges'",
+        "new URL('data:,x')",
+    ] {
+        refused(
+            v(DETAILS),
+            JsValue::UNDEFINED,
+            v(&format!("({{ endpoint: {endpoint} }})")),
+            "http: or https:",
+            endpoint,
+        )
+        .await;
+    }
+    for endpoint in [
+        "'http://user:secret@127.0.0.1/api/charges'",
+        "'https://:secret@127.0.0.1/'",
+        "location.origin.replace('//', '//secret@') + '/api/charges'",
+    ] {
+        let e = pay_err(
+            v(DETAILS),
+            JsValue::UNDEFINED,
+            v(&format!("({{ endpoint: {endpoint} }})")),
+        )
+        .await;
+        assert_eq!(s(&e, "code"), "invalid_input", "{endpoint}");
+        let message = s(&e, "message");
+        assert!(message.contains("user name or password"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+    }
+    assert!(!storage_dump().contains("secret"));
+    assert_eq!(payonce::pending_payments(JsValue::UNDEFINED).length(), 0);
+    // The length limit counts the absolute address's characters, as its message says.
+    refused(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        opts(r"endpoint: '/' + '\u00E9'.repeat(400)"),
+        "2048 characters",
+        "percent-encoded past the limit",
+    )
+    .await;
+    refused(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        opts("endpoint: '/' + 'a'.repeat(3000)"),
+        "2048 characters",
+        "too long as written",
+    )
+    .await;
+    assert_eq!(calls.length(), 0, "nothing was sent");
+    // The fragment never reaches the server, so it does not make another payment.
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("maxRetries: 0")).await;
+    let r = pay_ok(DETAILS, "endpoint: '/api/charges#x'").await;
+    assert_eq!(s(&r, "key"), s(&e, "key"));
+    assert_eq!(
+        s(&calls.get(1), "url"),
+        s(&v("location"), "origin") + "/api/charges"
+    );
+    assert_eq!(
+        payonce::pending_payments(v("'/api/charges#y'")).length(),
+        0,
+        "paid"
+    );
+}
+
+fn wasm_memory_bytes() -> f64 {
+    get(&wasm_bindgen::memory(), "buffer.byteLength")
+        .as_f64()
+        .unwrap_or(f64::NAN)
+}
+
+#[wasm_bindgen_test]
+async fn oversize_input_is_refused_before_it_is_copied_into_wasm() {
+    let calls = fresh("[]");
+    // A first refusal settles whatever one call allocates for good; details within the
+    // budget are copied until the budget runs out, so wasm memory holds at most that, once.
+    for warm_up in ["{ a: NaN }", "{ items: Array(3).fill('a'.repeat(40000)) }"] {
+        pay_err(v(warm_up), JsValue::UNDEFINED, opts("")).await;
+    }
+    let _ = v("(globalThis.__huge = '\\u00E9' + 'a'.repeat(2 ** 24))");
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "{ items: Array(400).fill(__huge) }",
+            "undefined",
+            "{}",
+            "100000",
+        ),
+        (
+            "{ items: Array(2000).fill('a'.repeat(100000)) }",
+            "undefined",
+            "{}",
+            "100000",
+        ),
+        (
+            "{ items: Array(3).fill('a'.repeat(40000)) }",
+            "undefined",
+            "{}",
+            "100000",
+        ),
+        ("{ [__huge]: 1 }", "undefined", "{}", "100000"),
+        ("{ a: { b: [{ c: __huge }] } }", "undefined", "{}", "100000"),
+        (DETAILS, "__huge", "{}", "the idempotency key"),
+        (
+            DETAILS,
+            "undefined",
+            "{ endpoint: '/' + __huge }",
+            "options.endpoint",
+        ),
+        (
+            DETAILS,
+            "undefined",
+            "{ idempotencyHeader: __huge }",
+            "options.idempotencyHeader",
+        ),
+        (
+            DETAILS,
+            "undefined",
+            "{ headers: { 'X-A': __huge } }",
+            "options.headers",
+        ),
+        (
+            DETAILS,
+            "undefined",
+            "{ headers: { [__huge]: 'v' } }",
+            "options.headers",
+        ),
+        (
+            DETAILS,
+            "undefined",
+            "{ headers: [['X-A', __huge]] }",
+            "options.headers",
+        ),
+    ];
+    let before = wasm_memory_bytes();
+    for (details, key, extra, why) in cases {
+        let options = v(&format!(
+            "Object.assign({{ endpoint: '/api/charges' }}, {extra})"
+        ));
+        let (details_js, key_js) = (v(details), v(key));
+        // processPayment does all its checking before it returns its promise.
+        let start = js_sys::Date::now();
+        let p = payonce::process_payment(details_js, key_js, options);
+        let took = js_sys::Date::now() - start;
+        let e = JsFuture::from(p).await.expect_err(details);
+        assert_eq!(s(&e, "code"), "invalid_input", "{details}");
+        let message = s(&e, "message");
+        assert!(message.contains(why), "{details} / {extra}: {message}");
+        console_log!("refused in {took} ms: {details} / key {key} / options {extra}: {message}");
+        assert_eq!(
+            wasm_memory_bytes(),
+            before,
+            "wasm memory grew for {details} / {key} / {extra}"
+        );
+    }
+    let _ = v("(delete globalThis.__huge)");
+    assert_eq!(calls.length(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn headers_and_endpoint_take_what_fetch_takes() {
+    // fetch itself reads a Map as a sequence of pairs (WebIDL: it has Symbol.iterator).
+    assert_eq!(
+        v("new Request(location.href, { method: 'POST', headers: new Map([['x-a', '1']]) }).headers.get('x-a')"),
+        JsValue::from_str("1"),
+    );
+    let forms = [
+        "{ Authorization: 'Bearer t0k', 'X-Trace': 'a' }",
+        "new Headers({ Authorization: 'Bearer t0k', 'X-Trace': 'a' })",
+        "[['Authorization', 'Bearer t0k'], ['X-Trace', 'a']]",
+        "new Map([['Authorization', 'Bearer t0k'], ['X-Trace', 'a']])",
+        "(function* () { yield ['Authorization', 'Bearer t0k']; yield new Set(['X-Trace', 'a']); })()",
+    ];
+    for form in forms {
+        let calls = fresh("[{}]");
+        pay(
+            v(DETAILS),
+            JsValue::UNDEFINED,
+            v(&format!(
+                "({{ endpoint: new URL('/api/charges', location.href), headers: {form} }})"
+            )),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{form}: {}", s(&e, "message")));
+        let call = calls.get(0);
+        assert_eq!(s(&call, "headers.authorization"), "Bearer t0k", "{form}");
+        assert_eq!(s(&call, "headers.x-trace"), "a", "{form}");
+        assert_eq!(
+            s(&call, "url"),
+            s(&v("location"), "origin") + "/api/charges"
+        );
+    }
+    let calls = fresh("[]");
+    for (form, why) in [
+        ("[['X-A']]", "options.headers[0]"),
+        ("[['X-A', 'v', 'w']]", "options.headers[0]"),
+        ("['ab']", "options.headers[0]"),
+        ("[[1, 'v']]", "options.headers[0]"),
+        ("new Map([['X-A', 1]])", "must be a string"),
+        ("42", "options.headers"),
+        ("'X-A: v'", "options.headers"),
+        ("() => ({})", "options.headers"),
+        ("{ [Symbol.iterator]: 1 }", "options.headers"),
+        (
+            "(function* () { while (true) yield ['X-A', 'v']; })()",
+            "options.headers",
+        ),
+    ] {
+        refused(
+            v(DETAILS),
+            JsValue::UNDEFINED,
+            opts(&format!("headers: {form}")),
+            why,
+            form,
+        )
+        .await;
+    }
+    refused(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        v("({ endpoint: { href: '/api/charges' } })"),
+        "options.endpoint",
+        "not a URL",
+    )
+    .await;
+    assert_eq!(calls.length(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn the_body_budget_counts_exactly_the_bytes_sent() {
+    // Characters of every width in JSON: 1 to 4 bytes of UTF-8, and escapes of 2 and 6.
+    let units = [
+        "a",
+        r"\u00E9",
+        r"\u20AC",
+        r"\uD83D\uDE00",
+        r"\n",
+        r"\u0001",
+        r#"\""#,
+        r"\\",
+    ];
+    let calls = fresh(&format!("[{}]", vec!["{}"; units.len()].join(",")));
+    for unit in units {
+        // Details whose canonical JSON is exactly 100000 bytes, then one byte more.
+        let exact = format!(
+            "(() => {{ const size = (d) => new TextEncoder().encode(JSON.stringify(d)).length; \
+             const u = '{unit}'; const d = {{ s: u.repeat(Math.floor(99000 / (size(u) - 2))) }}; \
+             d.pad = 'a'.repeat(100000 - size(d) - 9); return d; }})()"
+        );
+        pay(v(&exact), JsValue::UNDEFINED, opts(""))
+            .await
+            .unwrap_or_else(|e| panic!("{unit}: {}", s(&e, "message")));
+        let over = format!("(() => {{ const d = {exact}; d.pad += 'a'; return d; }})()");
+        refused(
+            v(&over),
+            JsValue::UNDEFINED,
+            opts(""),
+            "payment details grow past 100000 bytes as JSON at details.",
+            unit,
+        )
+        .await;
+    }
+    assert_eq!(calls.length() as usize, units.len());
+    for call in calls.iter() {
+        assert_eq!(s(&call, "body").len(), 100_000);
+    }
 }

@@ -25,6 +25,10 @@ extern "C" {
     /// Whether a JS string has no lone surrogates.
     #[wasm_bindgen(js_name = wellFormed)]
     pub fn well_formed(s: &JsValue) -> bool;
+    /// The first `max + 1` items of an iterable (so that more than `max` shows),
+    /// or `None` when `v` has no `Symbol.iterator`; throws what the iterable throws.
+    #[wasm_bindgen(catch)]
+    pub fn take(v: &JsValue, max: u32) -> Result<Option<Array>, JsValue>;
 }
 
 #[wasm_bindgen]
@@ -99,17 +103,31 @@ pub fn object(fields: &[(&'static str, JsValue)]) -> Object {
     obj
 }
 
-/// A short description of whatever JS threw, for error messages.
+/// A short description of whatever JS threw, for error messages. Reads
+/// through `Reflect` (an `Error` subclass may have throwing getters) and
+/// copies at most a few hundred characters of a message.
 pub fn describe_thrown(thrown: &JsValue) -> String {
-    if let Some(err) = thrown.dyn_ref::<js_sys::Error>() {
-        let message: String = err.message().into();
-        let name: String = err.name().into();
+    const MAX: u32 = 300;
+    let short = |v: JsValue| -> Option<String> {
+        let s = v.dyn_ref::<js_sys::JsString>()?;
+        Some(if s.length() > MAX {
+            crate::rules::text::cat(&[&String::from(s.slice(0, MAX)), "…"])
+        } else {
+            String::from(s)
+        })
+    };
+    if thrown.is_instance_of::<js_sys::Error>() {
+        let name = get(thrown, "name").ok().and_then(short).unwrap_or_default();
+        let message = get(thrown, "message")
+            .ok()
+            .and_then(short)
+            .unwrap_or_default();
         if message.is_empty() {
             name
         } else {
             crate::rules::text::cat(&[&name, ": ", &message])
         }
-    } else if let Some(s) = thrown.as_string() {
+    } else if let Some(s) = short(thrown.clone()) {
         s
     } else {
         "a non-Error value".to_owned()
