@@ -1109,6 +1109,15 @@ async fn endpoints_are_http_without_credentials_and_without_fragments() {
         assert!(message.contains("user name or password"), "{message}");
         assert!(!message.contains("secret"), "{message}");
     }
+    let e = pay_err(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        v("({ endpoint: 'http://user:secret@[::1/' })"),
+    )
+    .await;
+    let message = s(&e, "message");
+    assert!(message.contains("not a valid URL"), "{message}");
+    assert!(!message.contains("secret"), "{message}");
     assert!(!storage_dump().contains("secret"));
     assert_eq!(payonce::pending_payments(JsValue::UNDEFINED).length(), 0);
     // The length limit counts the absolute address's characters, as its message says.

@@ -53,7 +53,7 @@ fn text(value: &JsValue, max: usize) -> Result<String, Refused> {
         return Err(Refused::NotString);
     };
     // The copy turned any lone surrogate into U+FFFD; only then is JS asked.
-    if copied.contains('\u{FFFD}') && !js::well_formed(value) {
+    if copied.chars().any(|c| c == '\u{FFFD}') && !js::well_formed(value) {
         return Err(Refused::LoneSurrogate);
     }
     Ok(copied)
@@ -517,8 +517,10 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
     })
 }
 
-/// `options.endpoint`: a string or a `URL`, as `fetch` takes it, made absolute.
-fn endpoint(value: &JsValue) -> Result<String, String> {
+/// `options.endpoint`: a string or a `URL`, as `fetch` takes it, made absolute
+/// (see [`absolute_url`]). Also the reader for any other endpoint JS hands over
+/// (`pendingPayments(endpoint)`, a PayButton's `endpoint`).
+pub fn endpoint(value: &JsValue) -> Result<String, String> {
     let written = match value.dyn_ref::<web_sys::Url>() {
         Some(url) => js::get(url, "href").map_err(|e| threw("options", "endpoint.href", &e))?,
         None => value.clone(),
@@ -699,6 +701,11 @@ pub fn absolute_url(endpoint: &str) -> Result<String, String> {
         None => web_sys::Url::new(endpoint),
     };
     let url = url.map_err(|e| {
+        // The browser's message repeats the URL, so neither is shown when it may hold credentials.
+        if endpoint.bytes().any(|b| b == b'@') {
+            return "options.endpoint is not a valid URL (not shown: it may hold a password)"
+                .into();
+        }
         let shown = endpoint
             .char_indices()
             .nth(80)
