@@ -1073,7 +1073,7 @@ async fn header_names_the_browser_forbids_or_payonce_owns_are_refused() {
 
 #[wasm_bindgen_test]
 async fn endpoints_are_http_without_credentials_and_without_fragments() {
-    let calls = fresh("[{ status: 500 }, {}]");
+    let calls = fresh("[{ status: 500 }, {}, { headers: { 'Idempotent-Replayed': 'true' } }]");
     for endpoint in [
         r#"'data:application/json,{"id":"fake","status":"succeeded"}'"#,
         "'javascript:void 0'",
@@ -1151,6 +1151,9 @@ async fn endpoints_are_http_without_credentials_and_without_fragments() {
         0,
         "paid"
     );
+    let again = pay_ok(DETAILS, "endpoint: location.origin + '/api/charges#'").await;
+    assert_eq!(s(&again, "key"), s(&e, "key"));
+    assert_eq!(s(&calls.get(2), "url"), s(&calls.get(1), "url"));
 }
 
 fn wasm_memory_bytes() -> f64 {
