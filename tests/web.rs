@@ -1284,8 +1284,16 @@ async fn headers_and_endpoint_take_what_fetch_takes() {
     }
     let calls = fresh("[]");
     for (form, why) in [
-        ("[['X-A']]", "options.headers[0]"),
-        ("[['X-A', 'v', 'w']]", "options.headers[0]"),
+        ("[['X-A']]", "options.headers[0] has 1 item;"),
+        ("[[]]", "options.headers[0] has no items"),
+        (
+            "[['X-A', 'v', 'w']]",
+            "options.headers[0] has more than 2 items",
+        ),
+        (
+            "{ get 'X-A'() { throw new Error('no header'); } }",
+            "reading options.headers['X-A'] threw (Error: no header)",
+        ),
         ("['ab']", "options.headers[0]"),
         ("[[1, 'v']]", "options.headers[0]"),
         ("new Map([['X-A', 1]])", "must be a string"),

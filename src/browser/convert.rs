@@ -788,12 +788,28 @@ impl HeaderList {
             } else {
                 None
             };
-            let Some(items) = items.filter(|items| items.length() == 2) else {
-                return Err(cat(&[
-                    &at,
-                    " must be a [name, value] pair of strings; got ",
-                    &js::describe(&pair),
-                ]));
+            let items = match items {
+                Some(items) if items.length() == 2 => items,
+                Some(items) => {
+                    let count = match items.length() {
+                        0 => "no items",
+                        1 => "1 item",
+                        _ => "more than 2 items",
+                    };
+                    return Err(cat(&[
+                        &at,
+                        " has ",
+                        count,
+                        "; each header is a [name, value] pair",
+                    ]));
+                }
+                None => {
+                    return Err(cat(&[
+                        &at,
+                        " must be a [name, value] pair; got ",
+                        &js::describe(&pair),
+                    ]))
+                }
             };
             let name = self.name(&items.get(0), &at)?;
             let value = items.get(1);
@@ -810,7 +826,7 @@ impl HeaderList {
         for key in keys.iter() {
             let name = self.name(&key, "options.headers")?;
             let value = Reflect::get(record, &key)
-                .map_err(|e| threw("options.headers", &cat(&["['", &name, "']"]), &e))?;
+                .map_err(|e| threw(&cat(&["options.headers['", &name, "']"]), "", &e))?;
             self.add(name, &value)?;
         }
         Ok(())
