@@ -3,6 +3,7 @@
 //! outcome as `checkout` reports it ([`Settled`]), so it states no payment
 //! rule of its own.
 
+use crate::browser::convert;
 use crate::browser::js::{self, Local};
 use crate::checkout::{self, Settled, Watcher};
 use crate::rules::text::cat;
@@ -123,9 +124,13 @@ impl PayButton {
         let (endpoint, labels) = if options.is_undefined() || options.is_null() {
             (None, JsValue::UNDEFINED)
         } else {
-            let endpoint = js::get(&options, "endpoint")
-                .ok()
-                .and_then(|e| e.as_string());
+            let endpoint = js::get(&options, "endpoint").unwrap_or(JsValue::UNDEFINED);
+            let endpoint = if endpoint.is_undefined() || endpoint.is_null() {
+                None
+            } else {
+                let e = convert::endpoint(&endpoint).map_err(|m| checkout::invalid_input(&m))?;
+                Some(e)
+            };
             let labels = js::get(&options, "labels").unwrap_or(JsValue::UNDEFINED);
             let labels = if labels.as_bool() == Some(false) {
                 JsValue::NULL
@@ -134,7 +139,6 @@ impl PayButton {
             };
             (endpoint, labels)
         };
-        let endpoint = endpoint.map(|e| crate::browser::convert::absolute_url(&e).unwrap_or(e));
         let inner = Rc::new(Inner {
             original_label: element.text_content().unwrap_or_default(),
             element,

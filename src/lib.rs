@@ -77,9 +77,15 @@ mod exports {
     /// The payments whose outcome is still unknown, for the page to show after a reload.
     #[wasm_bindgen(js_name = pendingPayments, skip_typescript)]
     pub fn pending_payments(endpoint: JsValue) -> Array {
-        let endpoint = endpoint
-            .as_string()
-            .map(|e| convert::absolute_url(&e).unwrap_or(e));
+        // An endpoint no payment could have used has no pending payments.
+        let endpoint = if endpoint.is_undefined() || endpoint.is_null() {
+            None
+        } else {
+            match convert::endpoint(&endpoint) {
+                Ok(e) => Some(e),
+                Err(_) => return Array::new(),
+            }
+        };
         checkout::pending(endpoint.as_deref())
             .iter()
             .map(|r| JsValue::from(checkout::record_to_js(r)))

@@ -388,4 +388,23 @@ fn pay_button_takes_a_button_or_fieldset_and_one_binding_each() {
         drop(first);
         payonce::PayButton::new(el, JsValue::UNDEFINED).expect("rebinding after free()");
     }
+    // Its endpoint option is checked as processPayment checks one.
+    for endpoint in [
+        "'javascript:alert(1)'",
+        "'http://user:pw@shop.test/pay'",
+        "42",
+    ] {
+        let err = payonce::PayButton::new(
+            element("<button>Pay</button>"),
+            v(&format!("{{ endpoint: {endpoint} }}")),
+        )
+        .err()
+        .unwrap_or_else(|| panic!("accepted endpoint {endpoint}"));
+        assert_eq!(s(&err, "code"), "invalid_input", "{endpoint}");
+    }
+    payonce::PayButton::new(
+        element("<button>Pay</button>"),
+        v("{ endpoint: new URL('/api/charges', location.href) }"),
+    )
+    .expect("a URL object");
 }

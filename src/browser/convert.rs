@@ -11,8 +11,9 @@
 //! turn into U+FFFD and so make two different inputs one.
 
 use super::js::{self, Local};
-use crate::rules::json::Value;
+use crate::rules::json::{self, Value};
 use crate::rules::key::MAX_KEY_LEN;
+use crate::rules::record::MAX_ENDPOINT_LEN as MAX_ENDPOINT;
 use crate::rules::retry::Policy;
 use crate::rules::text::{cat, hex, num};
 use alloc::borrow::ToOwned;
@@ -66,18 +67,6 @@ fn shown(value: &JsValue, max: u32) -> String {
         Some(js) => String::from(js),
         None => js::describe(value),
     }
-}
-
-/// The length of `s` as a JSON string in canonical form (see `json::canonical`).
-fn json_len(s: &str) -> usize {
-    2 + s
-        .chars()
-        .map(|c| match c {
-            '"' | '\\' | '\u{8}' | '\t' | '\n' | '\u{c}' | '\r' => 2,
-            c if (c as u32) < 0x20 => 6,
-            c => c.len_utf8(),
-        })
-        .sum::<usize>()
 }
 
 struct Walker {
@@ -220,7 +209,7 @@ impl Walker {
     fn string(&mut self, v: &JsValue, path: &str) -> Result<String, String> {
         match text(v, self.left_for_string()) {
             Ok(s) => {
-                self.spend(json_len(&s), path)?;
+                self.spend(json::string_len(&s), path)?;
                 Ok(s)
             }
             Err(Refused::TooLong(units)) => Err(over_budget(&cat(&[
@@ -365,7 +354,7 @@ impl Walker {
         let separators = if first { 1 } else { 2 };
         match text(key, self.left_for_string().saturating_sub(separators)) {
             Ok(name) => {
-                self.spend(json_len(&name) + separators, path)?;
+                self.spend(json::string_len(&name) + separators, path)?;
                 Ok(name)
             }
             Err(Refused::TooLong(units)) => Err(over_budget(&cat(&[
@@ -465,7 +454,6 @@ pub struct Options {
 }
 
 /// The longest endpoint accepted, in characters, as written and as an absolute URL.
-const MAX_ENDPOINT: usize = 2048;
 /// The longest header name accepted, in characters.
 const MAX_HEADER_NAME: usize = 256;
 /// The most characters accepted in all caller header names and values together.

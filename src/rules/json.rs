@@ -103,28 +103,57 @@ fn write_value(out: &mut String, value: &Value) {
     }
 }
 
+/// How a character is written inside a canonical JSON string.
+enum Written {
+    /// A two-character escape such as `\n`.
+    Short(&'static str),
+    /// `\u00XX`, for the other control characters.
+    Unicode(u8),
+    /// As it is.
+    Itself,
+}
+
+fn written(c: char) -> Written {
+    match c {
+        '"' => Written::Short("\\\""),
+        '\\' => Written::Short("\\\\"),
+        '\u{8}' => Written::Short("\\b"),
+        '\t' => Written::Short("\\t"),
+        '\n' => Written::Short("\\n"),
+        '\u{c}' => Written::Short("\\f"),
+        '\r' => Written::Short("\\r"),
+        c if (c as u32) < 0x20 => Written::Unicode(c as u8),
+        _ => Written::Itself,
+    }
+}
+
 fn write_string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => {
-                let b = c as usize;
+        match written(c) {
+            Written::Short(escape) => out.push_str(escape),
+            Written::Unicode(b) => {
                 out.push_str("\\u00");
-                out.push(HEX[b >> 4] as char);
-                out.push(HEX[b & 15] as char);
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
             }
-            c => out.push(c),
+            Written::Itself => out.push(c),
         }
     }
     out.push('"');
+}
+
+/// The length in bytes of `s` written as a canonical JSON string, quotes included.
+pub fn string_len(s: &str) -> usize {
+    2 + s
+        .chars()
+        .map(|c| match written(c) {
+            Written::Short(escape) => escape.len(),
+            Written::Unicode(_) => 6,
+            Written::Itself => c.len_utf8(),
+        })
+        .sum::<usize>()
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use super::json::{canonical, Value};
 use super::lifecycle::{resolve, Lookup};
 use super::payment::tests::{FakeClock, Silent};
 use super::payment::{Effect, Failure, Head, Input, Outcome, Payment};
-use super::record::{fingerprint, Record, State, PREFIX};
+use super::record::{fingerprint, Record, PREFIX};
 use super::retry::Policy;
 use super::store::tests::FlakyBackend;
 use super::store::{Mirrored, Store};
@@ -70,23 +70,27 @@ fn fault() -> impl Strategy<Value = Fault> {
     ]
 }
 
+/// One click on Pay, and what goes wrong around it.
+#[derive(Clone, Debug)]
+struct Plan {
+    /// The order paid (with card 0, the gateway declines it).
+    order: u8,
+    card: u8,
+    /// Hit its attempts in turn.
+    faults: Vec<Fault>,
+    /// The caller's signal has fired before the call.
+    aborted_first: bool,
+    /// The caller's signal fires during the first wait between attempts.
+    abort_in_wait: bool,
+    /// The page dies after this many effects (before the shopper sees the outcome).
+    reload_after: Option<u8>,
+    /// Storage starts refusing writes after this many effects.
+    quota_after: Option<u8>,
+}
+
 #[derive(Clone, Debug)]
 enum Action {
-    /// The shopper pays order `order` with card `card` (card 0 is declined).
-    Pay {
-        order: u8,
-        card: u8,
-        /// Hit its attempts in turn.
-        faults: Vec<Fault>,
-        /// The caller's signal has fired before the call.
-        aborted_first: bool,
-        /// The caller's signal fires during the first wait between attempts.
-        abort_in_wait: bool,
-        /// The page dies after this many effects (before the shopper sees the outcome).
-        reload_after: Option<u8>,
-        /// Storage starts refusing writes after this many effects.
-        quota_after: Option<u8>,
-    },
+    Pay(Plan),
     Reload,
     BreakStorage(bool),
     Quota(Option<u8>),
@@ -108,14 +112,16 @@ fn action() -> impl Strategy<Value = Action> {
                 (order, card, faults),
                 (aborted_first, abort_in_wait),
                 (reload_after, quota_after),
-            )| Action::Pay {
-                order,
-                card,
-                faults,
-                aborted_first,
-                abort_in_wait,
-                reload_after,
-                quota_after,
+            )| {
+                Action::Pay(Plan {
+                    order,
+                    card,
+                    faults,
+                    aborted_first,
+                    abort_in_wait,
+                    reload_after,
+                    quota_after,
+                })
             },
         );
     prop_oneof![
@@ -218,6 +224,17 @@ impl World {
         }
     }
 
+    /// What a payment of these details looks for, now.
+    fn lookup<'a>(&self, fingerprint: &'a str) -> Lookup<'a> {
+        Lookup {
+            now_ms: self.clock.now.get(),
+            ttl_ms: TTL,
+            endpoint: EP,
+            fingerprint,
+            caller_key: None,
+        }
+    }
+
     /// What must hold between any two steps.
     fn check(&self) -> Result<(), TestCaseError> {
         let charges = self.server.charges.borrow();
@@ -273,27 +290,18 @@ impl World {
     }
 
     /// Runs one payment to its end, or until the page dies. Checks after every step.
-    fn pay(&mut self, body: &str, plan: &Action) -> Result<Option<Outcome<()>>, TestCaseError> {
-        let Action::Pay {
+    fn pay(&mut self, body: &str, plan: &Plan) -> Result<Option<Outcome<()>>, TestCaseError> {
+        let Plan {
             faults,
             aborted_first,
             abort_in_wait,
             reload_after,
             quota_after,
             ..
-        } = plan
-        else {
-            unreachable!()
-        };
+        } = plan;
         let fp = fingerprint(EP, body);
         self.bodies.insert(fp.clone(), body.to_owned());
-        let lookup = Lookup {
-            now_ms: self.clock.now.get(),
-            ttl_ms: TTL,
-            endpoint: EP,
-            fingerprint: &fp,
-            caller_key: None,
-        };
+        let lookup = self.lookup(&fp);
         let minted = &mut self.minted;
         let record = resolve::<()>(&self.store, &lookup, || {
             *minted += 1;
@@ -432,13 +440,7 @@ impl World {
                 );
                 self.told_declined.insert(body.to_owned());
                 // A final answer retires the key: the next try is a new payment.
-                let lookup = Lookup {
-                    now_ms: self.clock.now.get(),
-                    ttl_ms: TTL,
-                    endpoint: EP,
-                    fingerprint: &fp,
-                    caller_key: None,
-                };
+                let lookup = self.lookup(&fp);
                 let next = resolve::<()>(&self.store, &lookup, || "after-decline".into()).unwrap();
                 prop_assert_eq!(next.key, "after-decline");
             }
@@ -467,9 +469,9 @@ proptest! {
         let mut world = World::new();
         for action in actions {
             match &action {
-                Action::Pay { order, card, .. } => {
-                    let body = details(*order, *card);
-                    let outcome = world.pay(&body, &action)?;
+                Action::Pay(plan) => {
+                    let body = details(plan.order, plan.card);
+                    let outcome = world.pay(&body, plan)?;
                     world.store.backend().quota_left.set(None);
                     if let Some(outcome) = outcome {
                         let key = world.store.by_fingerprint(&fingerprint(EP, &body)).map(|r| r.key);
@@ -505,7 +507,6 @@ proptest! {
             }
             world.check()?;
         }
-        let _ = State::Pending;
     }
 }
 
@@ -567,6 +568,11 @@ proptest! {
         prop_assert_eq!(&a, &b);
         prop_assert_eq!(fingerprint(EP, &a), fingerprint(EP, &b));
         prop_assert!(!a.contains('\n') && !a.contains('\r'), "raw line breaks in {}", a);
+    }
+
+    #[test]
+    fn string_len_is_the_length_canonical_writes(s in "\\PC{0,12}|[\\x00-\\x1f\"\\\\]{0,6}") {
+        prop_assert_eq!(super::json::string_len(&s), canonical(&Value::String(s.clone())).len());
     }
 
     #[test]
