@@ -266,6 +266,43 @@ async fn page_code_inside_a_storage_write_can_call_payonce_again() {
 }
 
 #[wasm_bindgen_test]
+async fn page_code_in_on_event_and_in_getters_can_call_payonce_again() {
+    start();
+    let calls = record_fetch(false, 200, JsValue::UNDEFINED);
+    let reenter = Closure::<dyn Fn(JsValue)>::new(|_event: JsValue| {
+        payonce::pending_payments(JsValue::UNDEFINED);
+        payonce::forget_payment(JsValue::from_str("other"));
+        let _ = payonce::process_payment(v(DETAILS), JsValue::UNDEFINED, options(""));
+    });
+    let getter = Closure::<dyn Fn() -> JsValue>::new(|| {
+        payonce::pending_payments(JsValue::UNDEFINED);
+        JsValue::from_str("/api/charges")
+    });
+    let opts = options("");
+    Reflect::set(&opts, &"onEvent".into(), reenter.as_ref()).unwrap();
+    let descriptor = v("{ enumerable: true }");
+    Reflect::set(&descriptor, &"get".into(), getter.as_ref()).unwrap();
+    js_sys::Object::define_property(
+        opts.unchecked_ref::<js_sys::Object>(),
+        &JsValue::from_str("endpoint"),
+        descriptor.unchecked_ref(),
+    );
+    let result = settle(payonce::process_payment(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        opts,
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{}", s(&e, "message")));
+    assert_eq!(get(&result, "status").as_f64(), Some(200.0));
+    assert_eq!(
+        calls.length(),
+        1,
+        "the re-entered calls joined the payment on the wire"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn a_payment_on_the_wire_cannot_be_forgotten() {
     start();
     let calls = record_fetch(true, 200, JsValue::UNDEFINED);
