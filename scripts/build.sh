@@ -10,7 +10,7 @@ rm -rf pkg
 # wasm-pack's own version check asks the network and says so on every build; that
 # line is dropped, and its exit status is kept.
 status=0
-wasm-pack build --release --target web --out-dir pkg --out-name payonce --no-pack --no-opt 2>&1 \
+wasm-pack build --release --target web --out-dir pkg --out-name payonce --no-pack --no-opt --no-typescript 2>&1 \
   | { grep -v "failed to get wasm-pack version" || true; } || status=$?
 if [ "$status" -ne 0 ] || [ ! -f pkg/payonce_bg.wasm ]; then
   echo "build: FAILED: wasm-pack build exited with $status and left no pkg/payonce_bg.wasm; its output is above" >&2
@@ -27,11 +27,16 @@ fi
 "$wasm_opt" -Oz --strip-debug --strip-producers \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   pkg/payonce_bg.wasm -o pkg/payonce_bg.wasm
-# One JS module, not two: wasm-bindgen puts driver.js in pkg/snippets/, which a page
-# loading the glue as a native ES module would fetch in a second round trip.
-"$(pwd)/node_modules/.bin/esbuild" pkg/payonce.js --bundle --format=esm --platform=browser \
+# One JS module, not three: src/entry.js (the package's entry: it exports the declared
+# API and lets payments wait for init), wasm-bindgen's glue, and driver.js, which
+# wasm-bindgen puts in pkg/snippets/ and a page loading the glue as a native ES module
+# would fetch in another round trip.
+"$(pwd)/node_modules/.bin/esbuild" src/entry.js --bundle --format=esm --platform=browser \
   --outfile=pkg/payonce.js --allow-overwrite --log-level=warning --log-override:duplicate-object-key=silent
 rm -rf pkg/snippets
 rm -f pkg/.gitignore
+# The declarations are written by hand (wasm-bindgen's would declare the glue's exports
+# and the raw wasm exports as `any`); tests/types checks them against the module.
+cp src/payonce.d.ts pkg/payonce.d.ts
 printf 'build: pkg/payonce_bg.wasm %s bytes (%s gzipped), pkg/payonce.js %s bytes\n' \
   "$(wc -c < pkg/payonce_bg.wasm)" "$(gzip -9c pkg/payonce_bg.wasm | wc -c)" "$(wc -c < pkg/payonce.js)"

@@ -1,0 +1,202 @@
+// The package's entry module: what `import … from 'payonce'` gives. scripts/build.sh
+// bundles it with wasm-bindgen's glue (../pkg/payonce.js as wasm-pack writes it) and
+// driver.js into the one shipped pkg/payonce.js.
+//
+// It holds no payment rules (those are all in the wasm). It does three things the glue
+// cannot:
+// - Every export works before `init()` has finished. Payments wait for the module
+//   (first use starts loading it), so `await init()` is optional; the synchronous
+//   exports answer without it as payonce.d.ts documents. No export throws
+//   synchronously for want of the module.
+// - It finds the .wasm where Vite 5-7's dev server moves the module (see wasmUrl).
+// - It exports only the declared API (not the glue's internal PayonceJob class).
+import initGlue, {
+  initSync as initGlueSync,
+  processPayment as glueProcessPayment,
+  pendingPayments as gluePendingPayments,
+  forgetPayment as glueForgetPayment,
+  newIdempotencyKey as glueNewIdempotencyKey,
+  isPaymentError as glueIsPaymentError,
+  PayButton as GluePayButton,
+} from '../pkg/payonce.js';
+
+let ready = false;
+let loading;
+// Keys forgotten before the module was there: forgotten once it is, before any
+// payment that waited for it is sent.
+const forgetLater = [];
+
+function whenReady() {
+  ready = true;
+  for (const key of forgetLater.splice(0)) glueForgetPayment(key);
+}
+
+/**
+ * Where the .wasm is when the caller gave no location. The literal
+ * `new URL('payonce_bg.wasm', import.meta.url)` is what webpack 5, Vite, Parcel and
+ * Next.js look for to ship the file as an asset, so it stays written out in full.
+ *
+ * Vite 5, 6 and 7's dev server runs a dependency from a copy in node_modules/.vite/deps/
+ * (its pre-bundling) and leaves the .wasm behind, so that URL answers with the index
+ * page. That copy sits two folders below node_modules, which holds payonce itself: the
+ * file is at node_modules/payonce/pkg/. (Vite 8 rewrites the URL on its own; a Vite 5-7
+ * app whose node_modules is not beside its cache, as in a hoisted monorepo, needs
+ * `optimizeDeps: { exclude: ['payonce'] }`, which the error below says.)
+ */
+function wasmUrl() {
+  const url = new URL('payonce_bg.wasm', import.meta.url);
+  if (/\/node_modules\/\.vite\/deps[^/]*\/payonce_bg\.wasm$/.test(url.pathname)) {
+    return new URL('../../payonce/pkg/payonce_bg.wasm', url);
+  }
+  return url;
+}
+
+/** A PaymentError made here, for the one failure the wasm cannot report: its own absence. */
+function loadError(cause, where) {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const err = new Error(
+    `payonce could not load its WebAssembly module${where ? ` from ${where}` : ''} (${reason}); ` +
+      'nothing was sent. Serve pkg/payonce_bg.wasm with your app or pass its URL: ' +
+      "init({ module_or_path: '/assets/payonce_bg.wasm' }). With a Vite 5-7 dev server, add " +
+      "optimizeDeps: { exclude: ['payonce'] } to vite.config. The page's Content-Security-Policy " +
+      "needs script-src 'wasm-unsafe-eval'.",
+    { cause },
+  );
+  err.name = 'PaymentError';
+  Object.assign(err, {
+    code: 'network',
+    status: null,
+    retryable: true,
+    key: null,
+    attempts: 0,
+    body: null,
+    retryAfterMs: null,
+  });
+  return err;
+}
+
+/**
+ * Fetches and compiles the .wasm once per page. Optional: the first payment starts it.
+ * Calls after the first share its promise; after a failure, the next call tries again.
+ */
+export default function init(options) {
+  if (!loading) {
+    let input = options;
+    if (input !== undefined && input !== null && Object.getPrototypeOf(input) === Object.prototype) {
+      input = input.module_or_path;
+    }
+    const where = input === undefined || input === null ? wasmUrl() : input;
+    loading = initGlue({ module_or_path: where }).then(
+      (output) => {
+        whenReady();
+        return output;
+      },
+      (cause) => {
+        loading = undefined;
+        throw loadError(cause, typeof where === 'string' || where instanceof URL ? String(where) : '');
+      },
+    );
+  }
+  return loading;
+}
+
+/** Compiles the module from bytes (or a compiled `WebAssembly.Module`) at once. */
+export function initSync(module) {
+  const output = initGlueSync(module);
+  loading = Promise.resolve(output);
+  whenReady();
+  return output;
+}
+
+/** Starts loading the module without anyone waiting for it (a failure shows at the next payment). */
+function startLoading() {
+  init().catch(() => {});
+}
+
+export function processPayment(details, key, options) {
+  if (ready) return glueProcessPayment(details, key, options);
+  return init().then(() => glueProcessPayment(details, key, options));
+}
+
+export function pendingPayments(endpoint) {
+  if (ready) return gluePendingPayments(endpoint);
+  startLoading();
+  return [];
+}
+
+export function forgetPayment(key) {
+  if (ready) return glueForgetPayment(key);
+  forgetLater.push(key);
+  startLoading();
+  return false;
+}
+
+export function newIdempotencyKey() {
+  if (ready) return glueNewIdempotencyKey();
+  startLoading();
+  // The same UUID v4 the module makes, from the same source (crypto.getRandomValues).
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export function isPaymentError(value) {
+  if (ready) return glueIsPaymentError(value);
+  // Before the module is there, the only payonce errors are the load errors made above;
+  // this is the module's own test (an Error named PaymentError with a string code).
+  return value instanceof Error && value.name === 'PaymentError' && typeof value.code === 'string';
+}
+
+// The module's PayButton behind each PayButton, once there is one; or why it could not be made.
+const bound = new WeakMap();
+
+export class PayButton {
+  constructor(element, options) {
+    if (ready) {
+      bound.set(this, { button: new GluePayButton(element, options) });
+      return;
+    }
+    const slot = { button: undefined, error: undefined, element, options };
+    bound.set(this, slot);
+    // Bound as soon as the module is there, so a payment left pending by a reload shows then.
+    init().then(() => bind(slot), () => {});
+  }
+
+  pay(details, key, options) {
+    const slot = bound.get(this);
+    if (slot.button) return slot.button.pay(details, key, options);
+    return init().then(() => bind(slot).pay(details, key, options));
+  }
+
+  get state() {
+    return bound.get(this).button?.state ?? 'idle';
+  }
+
+  reset() {
+    bound.get(this).button?.reset();
+  }
+
+  free() {
+    const slot = bound.get(this);
+    slot.button?.free();
+    slot.button = undefined;
+    slot.freed = true;
+  }
+}
+if (typeof Symbol.dispose === 'symbol') PayButton.prototype[Symbol.dispose] = PayButton.prototype.free;
+
+function bind(slot) {
+  if (slot.freed) throw new Error('this PayButton was freed');
+  if (slot.error) throw slot.error;
+  if (!slot.button) {
+    try {
+      slot.button = new GluePayButton(slot.element, slot.options);
+    } catch (e) {
+      slot.error = e;
+      throw e;
+    }
+  }
+  return slot.button;
+}
