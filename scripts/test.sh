@@ -33,8 +33,10 @@ wasm-pack test --headless --chrome -- --features std
 step "release build"
 bash scripts/build.sh
 
-step "TypeScript declarations (tsc --strict on tests/types)"
+step "TypeScript declarations (tsc --strict on tests/types; exports against declarations)"
 tsc -p tests/types
+tsc -p tests/types/tsconfig.nodom.json
+node --test tests/types/
 
 step "end-to-end tests (release build, local gateway, headless Chromium)"
 node --test --test-concurrency=1 tests/e2e/

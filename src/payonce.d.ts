@@ -1,8 +1,50 @@
-/** JSON data, as payment details may hold it. `undefined` members are left out, as JSON does. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [name: string]: JsonValue | undefined };
+/// <reference lib="dom" />
+// payonce's declarations. They name DOM types (Element, AbortSignal, HeadersInit,
+// Response): the reference above brings in TypeScript's "dom" lib, which a project
+// whose tsconfig sets "lib" without it would otherwise lack.
 
-/** The payment, sent as the request body in canonical JSON (RFC 8785): same data, same bytes. */
-export type PaymentDetails = { [name: string]: JsonValue | undefined };
+/** JSON data, as payment details may hold it. `undefined` members are left out, as JSON does. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly JsonValue[]
+  | { readonly [name: string]: JsonValue | undefined };
+
+/** Payment details written as a JSON object type. {@link processPayment} takes more than this (interfaces, `as const` data, `Record<string, unknown>`): see {@link DetailsOf}. */
+export type PaymentDetails = { readonly [name: string]: JsonValue | undefined };
+
+/**
+ * A value's type when payonce can send it as JSON data, member by member; `never` where it
+ * cannot (a function, a symbol, a bigint, an object with methods such as a Map), so the
+ * compiler points at the member. `unknown` members pass: payonce checks them at run time
+ * and rejects with `invalid_input`. A member with a `toJSON()` (a Date) is sent as what it returns.
+ */
+export type JsonData<T> = unknown extends T
+  ? T
+  : T extends JsonValue | undefined
+    ? T
+    : T extends { toJSON(...args: never[]): infer R }
+      ? [JsonData<R>] extends [never]
+        ? never
+        : T
+      : T extends bigint | symbol | ((...args: never[]) => unknown)
+        ? never
+        : T extends object
+          ? { [K in keyof T]: JsonData<T[K]> }
+          : never;
+
+/**
+ * What {@link processPayment} takes as details: any object type (an interface, a type,
+ * readonly arrays, `as const` data, `Record<string, unknown>`) whose members are JSON data.
+ * Not an array and not a primitive: the request body is a JSON object.
+ */
+export type DetailsOf<D> = unknown extends D
+  ? D
+  : D extends readonly unknown[] | ((...args: never[]) => unknown)
+    ? never
+    : JsonData<D>;
 
 /** Why a payment failed. */
 export type PaymentErrorCode =
@@ -10,7 +52,7 @@ export type PaymentErrorCode =
   | 'invalid_input'
   /** The key is bound to other details (checked before sending, or the server's 422). */
   | 'key_reused'
-  /** No HTTP answer (offline, DNS, reset, CORS) after every retry. */
+  /** No HTTP answer (offline, DNS, reset, CORS) after every retry; or payonce's WebAssembly module could not be loaded (nothing was sent). */
   | 'network'
   /** No answer within `timeoutMs` (or a 408) after every retry. */
   | 'timeout'
@@ -34,10 +76,13 @@ export type PaymentEvent =
 
 /** How to send a payment. Only `endpoint` is required. */
 export interface PaymentOptions {
-  /** The URL the payment is POSTed to. */
-  endpoint: string;
-  /** Extra request headers, such as `Authorization`. Sent on every attempt, never stored. */
-  headers?: Record<string, string>;
+  /** The URL the payment is POSTed to, as `fetch` takes it (relative to the page, or absolute). */
+  endpoint: string | URL;
+  /**
+   * Extra request headers, such as `Authorization`, in any form `fetch` takes: a record,
+   * a `Headers`, or `[name, value]` pairs (a `Map` too). Sent on every attempt, never stored.
+   */
+  headers?: HeadersInit | ReadonlyMap<string, string> | ReadonlyArray<readonly [string, string]>;
   /** How long one attempt may take, response body included, in ms. @default 10000 */
   timeoutMs?: number;
   /** Retries after the first attempt, on network errors, timeouts, 408, 409, 429 and 5xx. @default 2 */
@@ -88,8 +133,8 @@ export interface PaymentError extends Error {
   key: string | null;
   /** Requests sent by this call. */
   attempts: number;
-  /** The last response body, when there was one. */
-  body?: unknown;
+  /** The last response body (parsed JSON, or text), or null when there was none. */
+  body: unknown;
   /** The server's Retry-After in ms, when it sent one. */
   retryAfterMs: number | null;
 }
@@ -115,27 +160,39 @@ export interface StoredPayment {
  * reload), or mints a UUID v4 and records it in sessionStorage before sending.
  * Concurrent calls for the same payment share one request.
  *
- * @param details the payment, as JSON data
+ * Called before {@link init} has finished, it starts loading the module (if nothing
+ * has) and reads the details once the module is there.
+ *
+ * @typeParam T the response body's type, as your server sends it
+ * @param details the payment, as JSON data: any object type (see {@link DetailsOf})
  * @param key your own idempotency key, or undefined/null to let payonce manage keys
  * @param options where and how to send it
  * @throws never synchronously; the promise rejects with a {@link PaymentError}
  */
-export function processPayment<T = unknown>(
-  details: PaymentDetails,
+export function processPayment<T = unknown, D extends object = object>(
+  details: D & DetailsOf<D>,
   key: string | null | undefined,
   options: PaymentOptions,
 ): Promise<PaymentResult<T>>;
 
-/** Payments whose outcome is unknown (sent, no final answer yet), oldest first, optionally for one endpoint. Call on page load. */
+/**
+ * Payments whose outcome is unknown (sent, no final answer yet), oldest first, optionally
+ * for one endpoint. Call it on page load, after {@link init}: before the module is
+ * there it returns `[]` (and starts loading it).
+ */
 export function pendingPayments(endpoint?: string): StoredPayment[];
 
-/** Forgets a payment's key (when the shopper starts a new order). Returns whether there was one. */
+/**
+ * Forgets a payment's key (when the shopper starts a new order). Returns whether there
+ * was one. Before {@link init} has finished it returns false, and the key is forgotten
+ * as soon as the module is there, before any payment is sent.
+ */
 export function forgetPayment(key: string): boolean;
 
-/** A fresh UUID v4 from the browser's crypto RNG. */
+/** A fresh UUID v4 from the browser's crypto RNG. Works before {@link init}. */
 export function newIdempotencyKey(): string;
 
-/** Whether `value` is an error from payonce. */
+/** Whether `value` is an error from payonce. Works before {@link init}. */
 export function isPaymentError(value: unknown): value is PaymentError;
 
 /** Where a {@link PayButton} stands; also set as the element's `data-payonce-state`. */
@@ -155,12 +212,17 @@ export interface PayButtonOptions {
  * Binds a Pay button (or a `<fieldset>` around the checkout form) to payonce:
  * disabled while a payment is in flight and after it succeeded, enabled again
  * after a final failure (a new payment) or an unknown outcome (the same key is
- * sent again). On construction it shows a payment left pending by a reload.
+ * sent again). On construction it shows a payment left pending by a reload (made
+ * before {@link init} has finished, it binds the element once the module is there).
  */
 export class PayButton {
   constructor(element: Element, options?: PayButtonOptions);
   /** Calls {@link processPayment} and keeps the element in step; a second call while paying returns the same promise. */
-  pay<T = unknown>(details: PaymentDetails, key: string | null | undefined, options: PaymentOptions): Promise<PaymentResult<T>>;
+  pay<T = unknown, D extends object = object>(
+    details: D & DetailsOf<D>,
+    key: string | null | undefined,
+    options: PaymentOptions,
+  ): Promise<PaymentResult<T>>;
   /** The current state. */
   readonly state: PayButtonState;
   /** Back to idle, for a new order (pair it with {@link forgetPayment}). */
@@ -168,3 +230,34 @@ export class PayButton {
   /** Releases the binding's wasm memory. */
   free(): void;
 }
+
+/** Where the WebAssembly module comes from: its URL, a response, its bytes or a compiled module. */
+export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+
+/** What {@link initSync} takes: the module's bytes or a compiled module. */
+export type SyncInitInput = BufferSource | WebAssembly.Module;
+
+/** The instantiated module. Nothing in it is payonce's API: use the named exports. */
+export interface InitOutput {
+  readonly memory: WebAssembly.Memory;
+}
+
+/**
+ * Fetches and compiles payonce's WebAssembly module, once per page. Optional: the first
+ * payment starts it. Call it early (at start-up, or in an effect) so the module is
+ * ready when the shopper clicks, and to have {@link pendingPayments} answer.
+ *
+ * By default the module is `payonce_bg.wasm` beside this file, which bundlers that
+ * understand `new URL(…, import.meta.url)` (webpack 5, Vite, Parcel, Next.js) ship on
+ * their own. Pass `module_or_path` when you serve it yourself (esbuild).
+ * Calls after the first share its promise; after a failure, the next call tries again.
+ *
+ * @throws never synchronously; rejects with a {@link PaymentError} (code `network`)
+ *   when the module cannot be loaded
+ */
+export default function init(
+  options?: { module_or_path?: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
+): Promise<InitOutput>;
+
+/** Instantiates the module at once from its bytes or a compiled module (in a test, or when you hold the bytes). */
+export function initSync(options: { module: SyncInitInput } | SyncInitInput): InitOutput;

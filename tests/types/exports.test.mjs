@@ -1,0 +1,31 @@
+// The module exports exactly what pkg/payonce.d.ts declares as values (nothing
+// undeclared, such as the glue's internal classes, and nothing declared but missing),
+// and importing it where there is no DOM (server rendering) does not throw.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+const pkg = (file) => fileURLToPath(new URL(`../../pkg/${file}`, import.meta.url));
+
+function declaredValues() {
+  const program = ts.createProgram([pkg('payonce.d.ts')], { strict: true, noEmit: true, lib: ['lib.es2022.d.ts'] });
+  const checker = program.getTypeChecker();
+  const module = checker.getSymbolAtLocation(program.getSourceFile(pkg('payonce.d.ts')));
+  return checker
+    .getExportsOfModule(module)
+    .filter((s) => s.flags & ts.SymbolFlags.Value)
+    .map((s) => s.escapedName)
+    .sort();
+}
+
+test('the module exports exactly the values its declarations declare', async () => {
+  const runtime = Object.keys(await import(pkg('payonce.js'))).sort();
+  assert.deepEqual(runtime, declaredValues());
+});
+
+test('importing the module without a DOM (as server rendering does) runs no browser code', async () => {
+  assert.equal(typeof globalThis.window, 'undefined');
+  const m = await import(pkg('payonce.js'));
+  assert.equal(typeof m.processPayment, 'function');
+});
