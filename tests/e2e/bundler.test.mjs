@@ -1,95 +1,177 @@
-// The package as apps consume it: imported by name, bundled by esbuild and by
-// Vite, served under a strict CSP header, paying through the gateway.
+// The package as apps consume it: the packed tarball installed in an app's
+// node_modules, imported by name, built with esbuild, Vite 8 and webpack 5 (served
+// under a strict CSP header) and run by the Vite 7 and Vite 8 dev servers, paying
+// through the gateway. Each app uses its bundler's defaults: no configuration for
+// payonce anywhere (webpack runs with no config file at all).
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile, copyFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, writeFile, copyFile, rm, readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { build as esbuild } from 'esbuild';
-import { build as vite } from 'vite';
+import { build as vite8Build, createServer as vite8Server } from 'vite';
+import { createServer as vite7Server } from 'vite7';
 import { setup } from './harness.mjs';
 
+const run = promisify(execFile);
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const work = join(root, 'tests/e2e/.tmp/bundled-apps');
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'";
 let env;
+const devServers = [];
 
-// The same tiny checkout for every bundler: pay, then pay the same details in another order.
+// The same tiny checkout for every bundler, written as the README shows it (no
+// top-level await, init() started early): pay, then pay the same details in another order.
 const APP = `
   import init, { processPayment, pendingPayments } from 'payonce';
-  await init();
-  const details = { amount: 1999, currency: 'eur', order: 'bundled-' + location.pathname };
-  const opts = { endpoint: '/api/charges' };
-  const a = await processPayment(details, undefined, opts);
-  const b = await processPayment({ order: details.order, currency: 'eur', amount: 1999 }, undefined, opts);
-  document.body.dataset.result = JSON.stringify({ a: a.key, b: b.key, replayed: b.replayed, pending: pendingPayments().length });
+  init();
+  async function checkout() {
+    const details = { amount: 1999, currency: 'eur', order: 'bundled-' + location.pathname };
+    const opts = { endpoint: '/api/charges' };
+    const a = await processPayment(details, undefined, opts);
+    const b = await processPayment({ order: details.order, currency: 'eur', amount: 1999 }, undefined, opts);
+    return { a: a.key, b: b.key, replayed: b.replayed, pending: pendingPayments().length };
+  }
+  checkout().then(
+    (result) => { document.body.dataset.result = JSON.stringify(result); },
+    (e) => { document.body.dataset.result = JSON.stringify({ error: String(e && e.message) }); },
+  );
 `;
+const PAGE = (title, script) =>
+  `<!doctype html><meta charset="utf-8"><title>${title}</title><body><script ${script}></script></body>`;
+
+/** An app folder with the packed package installed in node_modules/payonce, as npm would. */
+async function app(name, tarball) {
+  const dir = join(work, name);
+  await mkdir(join(dir, 'node_modules/payonce'), { recursive: true });
+  await run('tar', ['-xzf', tarball, '-C', join(dir, 'node_modules/payonce'), '--strip-components=1']);
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: `app-${name}`, private: true, type: 'module' }));
+  return dir;
+}
 
 before(async () => {
   await rm(work, { recursive: true, force: true });
-  await mkdir(join(work, 'node_modules'), { recursive: true });
-  await symlink(root, join(work, 'node_modules/payonce'), 'dir');
-  await writeFile(join(work, 'main.js'), APP);
+  await mkdir(work, { recursive: true });
+  const [{ filename }] = JSON.parse(
+    (await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root })).stdout,
+  );
+  const tarball = join(work, filename);
 
   // esbuild leaves new URL('payonce_bg.wasm', import.meta.url) alone: ship the wasm beside the bundle.
-  await mkdir(join(work, 'esbuild'), { recursive: true });
+  const esbuildApp = await app('esbuild', tarball);
+  await writeFile(join(esbuildApp, 'main.js'), APP);
+  await mkdir(join(esbuildApp, 'dist'));
   await esbuild({
-    entryPoints: [join(work, 'main.js')],
+    entryPoints: [join(esbuildApp, 'main.js')],
     bundle: true,
     format: 'esm',
     minify: true,
-    outfile: join(work, 'esbuild/bundle.js'),
-    absWorkingDir: work,
+    outfile: join(esbuildApp, 'dist/bundle.js'),
+    absWorkingDir: esbuildApp,
     logLevel: 'error',
   });
-  await copyFile(join(root, 'pkg/payonce_bg.wasm'), join(work, 'esbuild/payonce_bg.wasm'));
-  await writeFile(join(work, 'esbuild/index.html'), '<!doctype html><meta charset="utf-8"><title>esbuild</title><script type="module" src="bundle.js"></script>');
+  await copyFile(join(esbuildApp, 'node_modules/payonce/pkg/payonce_bg.wasm'), join(esbuildApp, 'dist/payonce_bg.wasm'));
+  await writeFile(join(esbuildApp, 'dist/index.html'), PAGE('esbuild', 'type="module" src="bundle.js"'));
 
   // Vite turns the same new URL(...) into a hashed asset on its own.
-  await mkdir(join(work, 'vite-src'), { recursive: true });
-  await writeFile(join(work, 'vite-src/index.html'), '<!doctype html><meta charset="utf-8"><title>vite</title><script type="module" src="../main.js"></script>');
-  await vite({
-    root: join(work, 'vite-src'),
-    base: '/vite/',
-    logLevel: 'error',
-    configFile: false,
-    build: { outDir: join(work, 'vite'), emptyOutDir: true, target: 'es2022' },
-    server: { fs: { allow: [work, root] } },
+  const viteApp = await app('vite', tarball);
+  await writeFile(join(viteApp, 'main.js'), APP);
+  await writeFile(join(viteApp, 'index.html'), PAGE('vite', 'type="module" src="./main.js"'));
+  await vite8Build({ root: viteApp, base: '/vite/', logLevel: 'error', configFile: false });
+
+  // webpack 5 with no config file: src/index.js in, dist/main.js out, the .wasm an asset.
+  const webpackApp = await app('webpack', tarball);
+  await mkdir(join(webpackApp, 'src'));
+  await writeFile(join(webpackApp, 'src/index.js'), APP);
+  await run(process.execPath, [join(root, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production'], {
+    cwd: webpackApp,
+    env: { ...process.env, NODE_PATH: join(root, 'node_modules') },
   });
+  await writeFile(join(webpackApp, 'dist/index.html'), PAGE('webpack', 'src="main.js"'));
 
   env = await setup({
-    roots: { '/esbuild/': join(work, 'esbuild'), '/vite/': join(work, 'vite') },
+    roots: {
+      '/esbuild/': join(esbuildApp, 'dist'),
+      '/vite/': join(viteApp, 'dist'),
+      '/webpack/': join(webpackApp, 'dist'),
+    },
     headers: { 'Content-Security-Policy': CSP },
   });
+
+  // Dev servers: each app only has index.html and main.js; the dependency optimizer
+  // (pre-bundling into node_modules/.vite/deps/) runs as in any new project.
+  for (const [name, createServer] of [['vite7-dev', vite7Server], ['vite8-dev', vite8Server]]) {
+    const dir = await app(name, tarball);
+    await writeFile(join(dir, 'main.js'), APP);
+    await writeFile(join(dir, 'index.html'), PAGE(name, 'type="module" src="./main.js"'));
+    const server = await createServer({
+      root: dir,
+      configFile: false,
+      logLevel: 'error',
+      // Only the test's plumbing: the app's /api/charges goes to the gateway.
+      server: { host: '127.0.0.1', port: 0, strictPort: false, proxy: { '/api': env.gateway.url } },
+    });
+    await server.listen();
+    const { port } = server.httpServer.address();
+    devServers.push(server);
+    env[name] = `http://127.0.0.1:${port}`;
+  }
 });
 
 after(async () => {
+  for (const server of devServers) await server.close();
   await env?.close();
   await rm(work, { recursive: true, force: true });
 });
 
 beforeEach(async () => { await env.reset(); });
 
-async function payIn(path) {
+async function payIn(url) {
   const page = await env.browser.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text()); });
   page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) problems.push(`${r.status()} ${r.url()}`); });
-  await page.goto(`${env.gateway.url}${path}`);
-  await page.waitForSelector('body[data-result]', { state: 'attached', timeout: 10000 });
+  await page.goto(url);
+  await page.waitForSelector('body[data-result]', { state: 'attached', timeout: 30000 });
   const result = JSON.parse(await page.$eval('body', (b) => b.dataset.result));
+  const loaded = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
   await page.close();
-  return { result, problems, ledger: await env.ledger() };
+  return { result, problems, loaded, ledger: await env.ledger() };
 }
 
-for (const [bundler, path] of [['an esbuild', '/esbuild/index.html'], ['a Vite', '/vite/index.html']]) {
+function assertPaidOnce({ result, problems, ledger }) {
+  assert.equal(result.error, undefined, `the app failed: ${result.error}`);
+  assert.equal(result.a, result.b, 'same details in another order: same key');
+  assert.equal(result.replayed, true);
+  assert.equal(result.pending, 0);
+  assert.equal(ledger.charges.length, 1);
+  assert.deepEqual(problems, []);
+}
+
+for (const [bundler, path] of [
+  ['an esbuild', '/esbuild/index.html'],
+  ['a Vite 8', '/vite/index.html'],
+  ['a webpack 5 production', '/webpack/index.html'],
+]) {
   test(`${bundler} bundle importing payonce by name pays once under a strict CSP header`, async () => {
-    const { result, problems, ledger } = await payIn(path);
-    assert.equal(result.a, result.b, 'same details in another order: same key');
-    assert.equal(result.replayed, true);
-    assert.equal(result.pending, 0);
-    assert.equal(ledger.charges.length, 1);
-    assert.deepEqual(problems, []);
+    assertPaidOnce(await payIn(`${env.gateway.url}${path}`));
+  });
+}
+
+test('webpack 5 ships the .wasm as an asset with no configuration', async () => {
+  const files = await readdir(join(work, 'webpack/dist'));
+  assert.ok(files.some((f) => f.endsWith('.wasm')), `no .wasm in webpack's output: ${files.join(', ')}`);
+});
+
+for (const [name, label] of [['vite7-dev', 'Vite 7'], ['vite8-dev', 'Vite 8']]) {
+  test(`the ${label} dev server, with payonce pre-bundled into node_modules/.vite/deps/, pays once with no configuration`, async () => {
+    const run = await payIn(`${env[name]}/`);
+    assertPaidOnce(run);
+    assert.ok(run.loaded.some((p) => /\/node_modules\/\.vite\/deps\/payonce\.js$/.test(p)),
+      `payonce was not pre-bundled: ${run.loaded.join(', ')}`);
+    assert.ok(run.loaded.some((p) => p.endsWith('/payonce_bg.wasm')), 'the .wasm was fetched');
   });
 }
