@@ -38,5 +38,8 @@ tsc -p tests/types
 tsc -p tests/types/tsconfig.nodom.json
 node --test tests/types/
 
+step "package metadata (publint --strict on the packed files)"
+publint --strict
+
 step "end-to-end tests (release build, local gateway, headless Chromium)"
 node --test --test-concurrency=1 tests/e2e/
