@@ -56,10 +56,8 @@ function loadError(cause, where) {
   const reason = cause instanceof Error ? cause.message : String(cause);
   const err = new Error(
     `payonce could not load its WebAssembly module${where ? ` from ${where}` : ''} (${reason}); ` +
-      'nothing was sent. Serve pkg/payonce_bg.wasm with your app or pass its URL: ' +
-      "init({ module_or_path: '/assets/payonce_bg.wasm' }). With a Vite 5-7 dev server, add " +
-      "optimizeDeps: { exclude: ['payonce'] } to vite.config. The page's Content-Security-Policy " +
-      "needs script-src 'wasm-unsafe-eval'.",
+      'nothing was sent. Serve payonce_bg.wasm or pass its URL to init({ module_or_path }); ' +
+      "Vite 5-7 dev in a monorepo: optimizeDeps: { exclude: ['payonce'] }",
     { cause },
   );
   err.name = 'PaymentError';
@@ -185,7 +183,6 @@ export class PayButton {
     slot.freed = true;
   }
 }
-if (typeof Symbol.dispose === 'symbol') PayButton.prototype[Symbol.dispose] = PayButton.prototype.free;
 
 function bind(slot) {
   if (slot.freed) throw new Error('this PayButton was freed');
