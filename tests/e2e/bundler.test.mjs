@@ -118,6 +118,30 @@ before(async () => {
     devServers.push(server);
     env[name] = `http://127.0.0.1:${port}`;
   }
+
+  // A monorepo whose node_modules is hoisted above the app: Vite 7's dev server cannot
+  // reach the .wasm from its cache folder, and the README's one line is needed.
+  const mono = join(work, 'mono');
+  await mkdir(join(mono, 'node_modules/payonce'), { recursive: true });
+  await run('tar', ['-xzf', tarball, '-C', join(mono, 'node_modules/payonce'), '--strip-components=1']);
+  await writeFile(join(mono, 'package.json'), JSON.stringify({ name: 'mono', private: true, workspaces: ['apps/*'] }));
+  for (const [name, config] of [['mono-plain', {}], ['mono-excluded', { optimizeDeps: { exclude: ['payonce'] } }]]) {
+    const dir = join(mono, 'apps', name);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }));
+    await writeFile(join(dir, 'main.js'), APP);
+    await writeFile(join(dir, 'index.html'), PAGE(name, 'type="module" src="./main.js"'));
+    const server = await vite7Server({
+      root: dir,
+      configFile: false,
+      logLevel: 'silent',
+      ...config,
+      server: { host: '127.0.0.1', port: 0, strictPort: false, proxy: { '/api': env.gateway.url } },
+    });
+    await server.listen();
+    devServers.push(server);
+    env[name] = `http://127.0.0.1:${server.httpServer.address().port}`;
+  }
 });
 
 after(async () => {
@@ -175,3 +199,15 @@ for (const [name, label] of [['vite7-dev', 'Vite 7'], ['vite8-dev', 'Vite 8']]) 
     assert.ok(run.loaded.some((p) => p.endsWith('/payonce_bg.wasm')), 'the .wasm was fetched');
   });
 }
+
+test("in a hoisted monorepo, the Vite 7 dev server fails with a PaymentError that gives the README's one line, and pays once with it", async () => {
+  const page = await env.browser.newPage();
+  await page.goto(`${env['mono-plain']}/`);
+  await page.waitForSelector('body[data-result]', { state: 'attached', timeout: 30000 });
+  const plain = JSON.parse(await page.$eval('body', (b) => b.dataset.result));
+  await page.close();
+  assert.match(plain.error ?? '', /could not load its WebAssembly module.*optimizeDeps: \{ exclude: \['payonce'\] \}/);
+  assert.equal((await env.ledger()).requests.length, 0, 'nothing was sent');
+
+  assertPaidOnce(await payIn(`${env['mono-excluded']}/`));
+});
