@@ -105,7 +105,8 @@ export async function startGateway(opts = {}) {
   async function charge(req, res) {
     const raw = await readBody(req);
     const rawKey = req.headers['idempotency-key'];
-    const entry = { at: Date.now(), key: rawKey ?? null, status: 0, replayed: false, fault: null };
+    // authorization: whether the caller's own header arrived (the tests send made-up tokens).
+    const entry = { at: Date.now(), key: rawKey ?? null, authorization: req.headers.authorization ?? null, status: 0, replayed: false, fault: null };
     state.requests.push(entry);
     const answer = (status, body, headers = {}) => {
       entry.status = status;
