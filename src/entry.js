@@ -5,9 +5,10 @@
 // It holds no payment rules (those are all in the wasm). It does three things the glue
 // cannot:
 // - Every export works before `init()` has finished. Payments wait for the module
-//   (first use starts loading it), so `await init()` is optional; the synchronous
-//   exports answer without it as payonce.d.ts documents. No export throws
-//   synchronously for want of the module.
+//   (the first one starts loading it), so `await init()` is optional; the synchronous
+//   exports answer without it as payonce.d.ts documents, and start no load (so an
+//   init(url) made after them is the first). No export throws synchronously for want
+//   of the module.
 // - It finds the .wasm where Vite 5-7's dev server moves the module (see wasmUrl).
 // - It exports only the declared API (not the glue's internal PayonceJob class).
 import initGlue, {
@@ -21,14 +22,23 @@ import initGlue, {
 } from '../pkg/payonce.js';
 
 let ready = false;
+// The load under way or done (undefined after a failure: the next call tries again),
+// and whether it went to the default URL because nobody had given one.
 let loading;
+let loadingDefault = false;
+let signalReady;
+const readyPromise = new Promise((resolve) => {
+  signalReady = resolve;
+});
 // Keys forgotten before the module was there: forgotten once it is, before any
 // payment that waited for it is sent.
 const forgetLater = [];
 
 function whenReady() {
+  if (ready) return;
   ready = true;
   for (const key of forgetLater.splice(0)) glueForgetPayment(key);
+  signalReady();
 }
 
 /**
@@ -73,27 +83,39 @@ function loadError(cause, where) {
   return err;
 }
 
+function load(input) {
+  const where = input === undefined || input === null ? wasmUrl() : input;
+  return initGlue({ module_or_path: where }).then(
+    (output) => {
+      whenReady();
+      return output;
+    },
+    (cause) => {
+      throw loadError(cause, typeof where === 'string' || where instanceof URL ? String(where) : '');
+    },
+  );
+}
+
 /**
  * Fetches and compiles the .wasm once per page. Optional: the first payment starts it.
- * Calls after the first share its promise; after a failure, the next call tries again.
+ * Calls after the first share its promise, except that a location given while a load of
+ * the default one is under way (a payment made before `init(url)`) is tried if that load
+ * fails: one load at a time, never two instances. After a failure, the next call tries again.
  */
 export default function init(options) {
-  if (!loading) {
-    let input = options;
-    if (input !== undefined && input !== null && Object.getPrototypeOf(input) === Object.prototype) {
-      input = input.module_or_path;
-    }
-    const where = input === undefined || input === null ? wasmUrl() : input;
-    loading = initGlue({ module_or_path: where }).then(
-      (output) => {
-        whenReady();
-        return output;
-      },
-      (cause) => {
-        loading = undefined;
-        throw loadError(cause, typeof where === 'string' || where instanceof URL ? String(where) : '');
-      },
-    );
+  let input = options;
+  if (input !== undefined && input !== null && Object.getPrototypeOf(input) === Object.prototype) {
+    input = input.module_or_path;
+  }
+  const given = input !== undefined && input !== null;
+  if (!loading || (given && loadingDefault)) {
+    const prior = loading;
+    const current = (prior ? prior.catch(() => load(input)) : load(input)).catch((e) => {
+      if (loading === current) loading = undefined;
+      throw e;
+    });
+    loading = current;
+    loadingDefault = !given;
   }
   return loading;
 }
@@ -102,36 +124,34 @@ export default function init(options) {
 export function initSync(module) {
   const output = initGlueSync(module);
   loading = Promise.resolve(output);
+  loadingDefault = false;
   whenReady();
   return output;
 }
 
-/** Starts loading the module without anyone waiting for it (a failure shows at the next payment). */
-function startLoading() {
-  init().catch(() => {});
+/** The module, loaded: the load under way, or the one an init(url) started after it failed. */
+function loaded() {
+  const current = init();
+  return current.catch((e) => (loading && loading !== current ? loaded() : Promise.reject(e)));
 }
 
 export function processPayment(details, key, options) {
   if (ready) return glueProcessPayment(details, key, options);
-  return init().then(() => glueProcessPayment(details, key, options));
+  return loaded().then(() => glueProcessPayment(details, key, options));
 }
 
 export function pendingPayments(endpoint) {
-  if (ready) return gluePendingPayments(endpoint);
-  startLoading();
-  return [];
+  return ready ? gluePendingPayments(endpoint) : [];
 }
 
 export function forgetPayment(key) {
   if (ready) return glueForgetPayment(key);
   forgetLater.push(key);
-  startLoading();
   return false;
 }
 
 export function newIdempotencyKey() {
   if (ready) return glueNewIdempotencyKey();
-  startLoading();
   // The same UUID v4 the module makes, from the same source (crypto.getRandomValues).
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 0x0f) | 0x40;
@@ -158,14 +178,15 @@ export class PayButton {
     }
     const slot = { button: undefined, error: undefined, element, options };
     bound.set(this, slot);
-    // Bound as soon as the module is there, so a payment left pending by a reload shows then.
-    init().then(() => bind(slot), () => {});
+    // Bound as soon as the module is there (loaded by init() or the first payment), so a
+    // payment left pending by a reload shows then.
+    readyPromise.then(() => bind(slot)).catch(() => {});
   }
 
   pay(details, key, options) {
     const slot = bound.get(this);
     if (slot.button) return slot.button.pay(details, key, options);
-    return init().then(() => bind(slot).pay(details, key, options));
+    return loaded().then(() => bind(slot).pay(details, key, options));
   }
 
   get state() {

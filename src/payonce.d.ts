@@ -178,7 +178,7 @@ export function processPayment<T = unknown, D extends object = object>(
 /**
  * Payments whose outcome is unknown (sent, no final answer yet), oldest first, optionally
  * for one endpoint. Call it on page load, after {@link init}: before the module is
- * there it returns `[]` (and starts loading it).
+ * there it returns `[]`.
  */
 export function pendingPayments(endpoint?: string): StoredPayment[];
 
@@ -213,7 +213,8 @@ export interface PayButtonOptions {
  * disabled while a payment is in flight and after it succeeded, enabled again
  * after a final failure (a new payment) or an unknown outcome (the same key is
  * sent again). On construction it shows a payment left pending by a reload (made
- * before {@link init} has finished, it binds the element once the module is there).
+ * before the module is there, it binds the element once {@link init} or the first
+ * payment has loaded it).
  */
 export class PayButton {
   constructor(element: Element, options?: PayButtonOptions);
@@ -251,6 +252,8 @@ export interface InitOutput {
  * understand `new URL(…, import.meta.url)` (webpack 5, Vite, Parcel, Next.js) ship on
  * their own. Pass `module_or_path` when you serve it yourself (esbuild).
  * Calls after the first share its promise; after a failure, the next call tries again.
+ * A location given while the default one is loading (a payment came first) is tried if
+ * that load fails, and the waiting payments use it.
  *
  * @throws never synchronously; rejects with a {@link PaymentError} (code `network`)
  *   when the module cannot be loaded

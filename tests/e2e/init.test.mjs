@@ -197,3 +197,42 @@ test('a .wasm that cannot be loaded rejects the payment with a PaymentError sayi
   assert.equal((await env.ledger()).charges.length, 1);
   await context.close();
 });
+
+test('the synchronous exports start no load, so an init() with a URL made after them is the one used', async () => {
+  const { context, page } = await open('/nowasm/');
+  const seen = await page.evaluate(async () => {
+    const p = window.payonce;
+    const wasmFetched = () => performance.getEntriesByType('resource').some((e) => e.name.endsWith('.wasm'));
+    const element = document.getElementById('pay');
+    const button = new p.PayButton(element, { endpoint: '/api/charges' });
+    p.pendingPayments();
+    p.forgetPayment('k');
+    p.newIdempotencyKey();
+    await new Promise((r) => setTimeout(r, 200));
+    const before = { fetched: wasmFetched(), bound: element.dataset.payonceState ?? null };
+    await p.default({ module_or_path: '/pkg/payonce_bg.wasm' });
+    return { before, after: { bound: element.dataset.payonceState ?? null, state: button.state } };
+  });
+  assert.deepEqual(seen.before, { fetched: false, bound: null });
+  assert.deepEqual(seen.after, { bound: 'idle', state: 'idle' });
+  await context.close();
+});
+
+test('a payment made before init() with a URL waits for that URL when the default one fails', async () => {
+  const { context, page } = await open('/nowasm/');
+  const outcome = await page.evaluate(async () => {
+    const p = window.payonce;
+    const paying = p.processPayment({ amount: 5, currency: 'usd', order: 'pay-then-init-url' }, undefined, { endpoint: '/api/charges' });
+    const loading = p.default({ module_or_path: '/pkg/payonce_bg.wasm' });
+    try {
+      await loading;
+      const r = await paying;
+      return { status: r.status };
+    } catch (e) {
+      return { error: e.message };
+    }
+  });
+  assert.equal(outcome.status, 201, outcome.error);
+  assert.equal((await env.ledger()).charges.length, 1);
+  await context.close();
+});
