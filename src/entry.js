@@ -114,6 +114,10 @@ export default function init(options) {
       if (loading === current) loading = undefined;
       throw e;
     });
+    // Handled here, so `init();` left unawaited (at module top level, which server
+    // rendering runs too) never reports an unhandled rejection: a failed load is
+    // reported to whoever awaits it, and to the next payment.
+    current.catch(() => {});
     loading = current;
     loadingDefault = !given;
   }

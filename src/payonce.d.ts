@@ -252,6 +252,8 @@ export interface InitOutput {
  * understand `new URL(…, import.meta.url)` (webpack 5, Vite, Parcel, Next.js) ship on
  * their own. Pass `module_or_path` when you serve it yourself (esbuild).
  * Calls after the first share its promise; after a failure, the next call tries again.
+ * Left unawaited, a failed load reports no unhandled rejection (server rendering runs a
+ * module-level `init()` too); the next payment rejects with the error.
  * A location given while the default one is loading (a payment came first) is tried if
  * that load fails, and the waiting payments use it.
  *

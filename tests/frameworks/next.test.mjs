@@ -21,6 +21,7 @@ const BUILDS = [
   ['webpack', '/next-webpack', ['--webpack']],
 ];
 let env;
+const buildLogs = {};
 
 before(async () => {
   await rm(work, { recursive: true, force: true });
@@ -36,11 +37,12 @@ before(async () => {
   const roots = {};
   for (const [, basePath, flags] of BUILDS) {
     await rm(join(appDir, 'out'), { recursive: true, force: true });
-    await run(process.execPath, [join(appDir, 'node_modules/next/dist/bin/next'), 'build', ...flags], {
+    const { stdout, stderr } = await run(process.execPath, [join(appDir, 'node_modules/next/dist/bin/next'), 'build', ...flags], {
       cwd: appDir,
       env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NEXT_BASE_PATH: basePath },
       maxBuffer: 16 * 1024 * 1024,
     });
+    buildLogs[basePath] = stdout + stderr;
     const out = join(work, basePath.slice(1));
     await rename(join(appDir, 'out'), out);
     roots[`${basePath}/`] = out;
@@ -57,6 +59,7 @@ beforeEach(async () => { await env.reset(); });
 
 for (const [bundler, basePath] of BUILDS) {
   test(`a Next.js app built with ${bundler} pays once: double-click, then again after a reload`, async () => {
+    assert.doesNotMatch(buildLogs[basePath], /PaymentError|Error/, 'the prerender ran payonce without an error');
     const media = await readdir(join(work, basePath.slice(1), '_next/static/media'));
     assert.ok(media.some((f) => f.endsWith('.wasm')), `no .wasm among the static assets: ${media.join(', ')}`);
 

@@ -29,3 +29,18 @@ test('importing the module without a DOM (as server rendering does) runs no brow
   const m = await import(pkg('payonce.js'));
   assert.equal(typeof m.processPayment, 'function');
 });
+
+test('init() left unawaited where it cannot load (server rendering) reports no unhandled rejection; awaited, it rejects with a PaymentError', async () => {
+  const unhandled = [];
+  const record = (reason) => unhandled.push(reason);
+  process.on('unhandledRejection', record);
+  try {
+    const m = await import(pkg('payonce.js'));
+    m.default();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(unhandled, []);
+    await assert.rejects(m.default(), (e) => m.isPaymentError(e) && e.code === 'network' && e.attempts === 0);
+  } finally {
+    process.off('unhandledRejection', record);
+  }
+});

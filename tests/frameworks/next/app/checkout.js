@@ -1,7 +1,11 @@
 'use client';
-// The README's React recipe: load in an effect, pay in the click handler.
+// The README's React recipe: load in an effect, pay in the click handler. Plus the
+// README's first example's unawaited init() at module level, which server rendering
+// (the build's prerender) runs too: it must not report an error there.
 import { useEffect, useState } from 'react';
 import init, { processPayment, pendingPayments, isPaymentError } from 'payonce';
+
+init();
 
 export default function Checkout({ cart }) {
   const [state, setState] = useState('idle');
