@@ -53,9 +53,6 @@ mod exports {
     use js_sys::{Array, Promise};
     use wasm_bindgen::prelude::*;
 
-    #[wasm_bindgen(typescript_custom_section)]
-    const TYPES: &str = include_str!("payonce.d.ts");
-
     /// Pays once. See `payonce.d.ts` for the contract.
     #[wasm_bindgen(js_name = processPayment, skip_typescript)]
     pub fn process_payment(details: JsValue, key: JsValue, options: JsValue) -> Promise {

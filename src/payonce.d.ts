@@ -180,11 +180,12 @@ export function processPayment<T = unknown, D extends object = object>(
  * for one endpoint. Call it on page load, after {@link init}: before the module is
  * there it returns `[]`.
  */
-export function pendingPayments(endpoint?: string): StoredPayment[];
+export function pendingPayments(endpoint?: string | URL): StoredPayment[];
 
 /**
  * Forgets a payment's key (when the shopper starts a new order). Returns whether there
- * was one. Before {@link init} has finished it returns false, and the key is forgotten
+ * was one. A payment still on the wire cannot be forgotten (its outcome would bring the
+ * key back): that returns false and forgets nothing. Before {@link init} has finished it returns false, and the key is forgotten
  * as soon as the module is there, before any payment is sent.
  */
 export function forgetPayment(key: string): boolean;
@@ -199,8 +200,11 @@ export function isPaymentError(value: unknown): value is PaymentError;
 export type PayButtonState = 'idle' | 'pending' | 'paying' | 'succeeded' | 'failed' | 'unknown';
 
 export interface PayButtonOptions {
-  /** Only payments to this endpoint count when looking for one left pending by a reload. */
-  endpoint?: string;
+  /**
+   * Only payments to this endpoint count when looking for one left pending by a reload.
+   * Checked as {@link PaymentOptions.endpoint} is: an invalid one makes the constructor throw.
+   */
+  endpoint?: string | URL;
   /**
    * Text per state. Defaults: paying 'Paying…', succeeded 'Paid', unknown 'Check payment',
    * pending 'Resume payment'; idle and failed show the original text. `false` leaves the text alone.
