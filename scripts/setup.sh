@@ -33,6 +33,26 @@ payonce_cargo_install() { # crate version minutes [extra cargo flags...]
       "check that crates.io is reachable and that the output above shows no compile error, then run the command again"
 }
 
+# Installs the Debian packages whose commands are missing (apt-get update first, once
+# per run: a fresh machine has no package lists). Uses the caller's `sudo` and `updated`.
+payonce_apt_install() { # duration command:package...
+  local duration="$1" missing="" pair
+  shift
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
+  done
+  [ -n "$missing" ] || return 0
+  echo "setup: installing$missing from Debian (about $duration)"
+  if [ -z "$updated" ]; then
+    $sudo apt-get update -qq \
+      || payonce_fail "apt-get update" "run 'apt-get update' as root and read its error" || return 1
+    updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null \
+    || payonce_fail "apt-get install$missing" \
+      "run 'apt-get update && apt-get install -y$missing' as root and read its error"
+}
+
 payonce_setup() {
   local root cargo_bin sudo=""
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,15 +61,20 @@ payonce_setup() {
   export PATH="$root/node_modules/.bin:$cargo_bin:$PATH"
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
-  # 1. Debian's Chromium and its driver (the browser tests, the e2e tests and the benchmark).
-  local missing=""
-  command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
-  command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
-  if [ -n "$missing" ]; then
-    echo "setup: installing$missing from Debian (about 30 seconds)"
-    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null; } \
-      || payonce_fail "apt-get install$missing" \
-        "run 'apt-get update && apt-get install -y$missing' as root and read its error" || return 1
+  # 1. The three browser engines from Debian, for the browser tests, the e2e tests and
+  #    the benchmark: Chromium and its driver; Firefox ESR (geckodriver is step 5);
+  #    WebKitGTK's WebDriver, which drives its MiniBrowser, and Xvfb, since WebKitGTK has
+  #    no headless mode here. One apt-get per engine, so each is announced with its own time.
+  #    PAYONCE_ENGINES limits them (default: all three).
+  local engines=" ${PAYONCE_ENGINES:-chromium firefox webkit} " updated=""
+  if [[ "$engines" == *" chromium "* ]]; then
+    payonce_apt_install "30 seconds" chromium:chromium chromedriver:chromium-driver || return 1
+  fi
+  if [[ "$engines" == *" firefox "* ]]; then
+    payonce_apt_install "25 seconds" firefox-esr:firefox-esr || return 1
+  fi
+  if [[ "$engines" == *" webkit "* ]]; then
+    payonce_apt_install "1 minute" WebKitWebDriver:webkit2gtk-driver xvfb-run:xvfb || return 1
   fi
 
   # 2. The wasm target and the lints the test command runs. (grep without -q: -q would
@@ -85,8 +110,15 @@ payonce_setup() {
     payonce_cargo_install wasm-bindgen-cli "$want" 5 --force || return 1
   fi
 
-  # 5. npm packages: binaryen's wasm-opt (never Debian's: it breaks the module),
-  #    playwright-core for the e2e tests, esbuild, TypeScript and the benchmark's baselines.
+  # 5. geckodriver, the WebDriver server for Firefox, from crates.io (npm's geckodriver
+  #    package downloads it from GitHub, which this network does not reach).
+  if [[ "$engines" == *" firefox "* ]] && [ -z "$(payonce_version geckodriver)" ]; then
+    payonce_cargo_install geckodriver 0.37.1 4 --locked || return 1
+  fi
+
+  # 6. npm packages: binaryen's wasm-opt (never Debian's: it breaks the module),
+  #    playwright-core and selenium-webdriver for the e2e tests, esbuild, TypeScript and
+  #    the benchmark's baselines.
   if [ ! -f "$root/node_modules/.package-lock.json" ] \
     || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
     echo "setup: installing npm packages with npm ci (about 20 seconds)"

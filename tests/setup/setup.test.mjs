@@ -50,7 +50,7 @@ function machine({ fail = '' } = {}) {
 [ "$1" = install ] || exit 0
 ${failIf('apt-get')}
 for p in "$@"; do case "$p" in
-  chromium) t=chromium;; chromium-driver) t=chromedriver;; firefox-esr) t=firefox;;
+  chromium) t=chromium;; chromium-driver) t=chromedriver;; firefox-esr) t=firefox-esr;;
   webkit2gtk-driver) t=WebKitWebDriver;; xvfb) t=xvfb-run;; *) continue;; esac
   printf '#!/bin/bash\\necho "%s 1.0"\\n' "$t" > ${installed}/$t; chmod +x ${installed}/$t
 done`);
@@ -81,12 +81,12 @@ for t in wasm-opt esbuild tsc; do printf '#!/bin/bash\\necho "%s version 132"\\n
 
   const caller = path.join(dir, 'caller.sh');
   fs.writeFileSync(caller, `set -euo pipefail\ncd ${root}\nsource scripts/setup.sh\npayonce_setup\necho "caller: setup returned"\n`);
-  const run = () => {
+  const run = (env = {}) => {
     fs.writeFileSync(log, '');
     const r = spawnSync(path.join(sys, 'bash'), [caller], {
       encoding: 'utf8',
       timeout: 30_000,
-      env: { HOME: home, PATH: [installers, installed, sys].join(':') },
+      env: { HOME: home, PATH: [installers, installed, sys].join(':'), ...env },
     });
     return { status: r.status, out: r.stdout + r.stderr, installs: fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) };
   };
@@ -101,13 +101,17 @@ test('a fresh machine: every missing tool is installed, each announced, and the 
   const r = m.run();
   assert.equal(r.status, 0, `setup failed on a fresh machine:\n${r.out}`);
   assert.match(r.out, /caller: setup returned/);
-  assert.ok(has(r.installs, /^apt-get install .*chromium/), r.installs.join('\n'));
+  assert.ok(has(r.installs, /^apt-get install .*chromium chromium-driver/), r.installs.join('\n'));
+  assert.ok(has(r.installs, /^apt-get install .*firefox-esr/), r.installs.join('\n'));
+  assert.ok(has(r.installs, /^apt-get install .*webkit2gtk-driver xvfb/), r.installs.join('\n'));
+  assert.equal(r.installs.filter((l) => /^apt-get update/.test(l)).length, 1, `apt-get update once:\n${r.installs.join('\n')}`);
+  assert.ok(has(r.installs, /^cargo install geckodriver /), r.installs.join('\n'));
   assert.ok(has(r.installs, /^rustup target add wasm32-unknown-unknown/), r.installs.join('\n'));
   assert.ok(has(r.installs, /^cargo install wasm-pack/), r.installs.join('\n'));
   assert.ok(has(r.installs, new RegExp(`^cargo install wasm-bindgen-cli .*--version ${lockedBindgen.replace(/\./g, '\\.')}`)), r.installs.join('\n'));
   assert.ok(has(r.installs, /^npm ci/), r.installs.join('\n'));
   // Each install is announced before it starts, with how long it takes.
-  for (const what of ['wasm-pack', 'wasm-bindgen-cli', 'npm packages', 'chromium']) {
+  for (const what of ['wasm-pack', 'wasm-bindgen-cli', 'geckodriver', 'npm packages', 'chromium', 'firefox-esr', 'webkit2gtk-driver']) {
     assert.match(r.out, new RegExp(`setup: installing ${what}[^\\n]*\\(`), `no announcement for ${what}:\n${r.out}`);
   }
 });
@@ -119,6 +123,19 @@ test('a second run installs nothing', (t) => {
   const again = m.run();
   assert.equal(again.status, 0, again.out);
   assert.deepEqual(again.installs, [], `a second run installed:\n${again.installs.join('\n')}`);
+});
+
+test('PAYONCE_ENGINES=chromium installs neither Firefox nor WebKit', (t) => {
+  const m = machine();
+  t.after(m.cleanup);
+  const r = m.run({ PAYONCE_ENGINES: 'chromium' });
+  assert.equal(r.status, 0, r.out);
+  assert.ok(has(r.installs, /^apt-get install .*chromium/), r.installs.join('\n'));
+  assert.ok(!has(r.installs, /firefox|webkit|xvfb|geckodriver/), r.installs.join('\n'));
+  // The other engines come with the next run that asks for them.
+  const all = m.run();
+  assert.ok(has(all.installs, /^apt-get install .*firefox-esr/), all.installs.join('\n'));
+  assert.ok(!has(all.installs, /chromium/), all.installs.join('\n'));
 });
 
 test('a wasm-bindgen-cli of another version is replaced by the locked one', (t) => {
