@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { startGateway } from '../www/gateway.mjs';
-import { launchBrowser } from '../tests/e2e/harness.mjs';
+import { launchChromium } from '../tests/e2e/harness.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const tmp = join(root, 'bench/.tmp');
@@ -144,7 +144,7 @@ async function withBench(fn) {
     headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
     quiet: true,
   });
-  const browser = await launchBrowser();
+  const browser = await launchChromium();
   try {
     return await fn(gateway, browser);
   } finally {

@@ -22,6 +22,8 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const KEY_TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_BODY = 1 << 20;
+/** What the gateway serves when no roots are given: the demo and the built package. */
+export const DEFAULT_ROOTS = Object.freeze({ '/pkg/': resolve(here, '../pkg'), '/': here });
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -53,11 +55,14 @@ export const FAULTS = {
 
 /**
  * Starts the gateway.
- * @param {{ port?: number, host?: string, roots?: Record<string, string>, headers?: Record<string, string>, quiet?: boolean }} [opts]
- *   roots maps URL prefixes to folders; by default '/' is www/ and '/pkg/' is the built package.
+ * @param {{ port?: number, host?: string, roots?: Record<string, string>, headers?: Record<string, string>,
+ *   prelude?: (req: import('node:http').IncomingMessage) => string, quiet?: boolean }} [opts]
+ *   roots maps URL prefixes to folders; by default (DEFAULT_ROOTS) '/' is www/ and '/pkg/' is the built package.
+ *   prelude returns HTML put right after the doctype of every HTML file served: the e2e
+ *   harness loads its init script there for browsers whose driver cannot add one.
  */
 export async function startGateway(opts = {}) {
-  const roots = opts.roots ?? { '/pkg/': resolve(here, '../pkg'), '/': here };
+  const roots = opts.roots ?? DEFAULT_ROOTS;
   const extraHeaders = opts.headers ?? {};
   const state = newState();
 
@@ -98,7 +103,7 @@ export async function startGateway(opts = {}) {
       Object.assign(state, newState());
       return json(res, 200, { reset: true });
     }
-    if (req.method === 'GET' || req.method === 'HEAD') return serveFile(url.pathname, res);
+    if (req.method === 'GET' || req.method === 'HEAD') return serveFile(url.pathname, req, res);
     return json(res, 405, { error: 'method_not_allowed' });
   }
 
@@ -258,7 +263,7 @@ export async function startGateway(opts = {}) {
     return { charges: state.charges, requests: state.requests, held: state.held.length, queuedFaults: state.faults.length };
   }
 
-  async function serveFile(pathname, res) {
+  async function serveFile(pathname, req, res) {
     const prefix = Object.keys(roots).sort((a, b) => b.length - a.length).find((p) => pathname.startsWith(p));
     if (!prefix) return json(res, 404, { error: 'not_found' });
     const root = resolve(roots[prefix]);
@@ -267,7 +272,13 @@ export async function startGateway(opts = {}) {
     const file = normalize(join(root, rel));
     if (file !== root && !file.startsWith(root + sep)) return json(res, 403, { error: 'forbidden' });
     try {
-      const data = await readFile(file);
+      let data = await readFile(file);
+      const prelude = extname(file) === '.html' && opts.prelude ? opts.prelude(req) : '';
+      if (prelude) {
+        const html = data.toString('utf8');
+        const at = /^\s*<!doctype[^>]*>/i.exec(html)?.[0].length ?? 0;
+        data = Buffer.from(html.slice(0, at) + prelude + html.slice(at));
+      }
       res.writeHead(200, {
         'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
         'Cache-Control': 'no-store',

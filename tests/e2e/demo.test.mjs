@@ -1,8 +1,8 @@
-// The demo checkout, the release build and the local gateway, end to end in
-// headless Chromium. Each test reads the gateway's own ledger.
+// The demo checkout, the release build and the local gateway, end to end in the
+// engine PAYONCE_ENGINE names (harness.mjs). Each test reads the gateway's own ledger.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, openDemo, payAndWait, settled, until, chargeRequests } from './harness.mjs';
+import { setup, openDemo, payAndWait, payState, settled, until, chargeRequests } from './harness.mjs';
 
 let env;
 before(async () => { env = await setup(); });
@@ -12,13 +12,13 @@ beforeEach(async () => { await env.reset(); });
 const keysOf = (ledger) => [...new Set(chargeRequests(ledger).map((r) => r.key))];
 
 test('the release build loads under a strict CSP and pays once', async () => {
-  const { page, problems, context } = await openDemo(env);
+  const { page, context } = await openDemo(env);
   assert.equal(await payAndWait(page), 'succeeded');
   const ledger = await env.ledger();
   assert.equal(ledger.charges.length, 1);
   assert.equal(chargeRequests(ledger).length, 1);
-  assert.match(await page.textContent('#status'), /^Paid \$/);
-  assert.deepEqual(problems, []);
+  assert.match(await page.text('#status'), /^Paid \$/);
+  assert.deepEqual(await page.problems(), []);
   await context.close();
 });
 
@@ -54,8 +54,8 @@ test('response held, page reloaded, Pay clicked again: same key, one charge', as
   await page.click('#pay');
   await until(async () => (await env.ledger()).held === 1, 10000, 'the held request');
   await page.reload();
-  await page.waitForSelector('html[data-ready="true"]', { state: 'attached', timeout: 10000 });
-  assert.equal(await page.$eval('#pay', (b) => b.dataset.payonceState), 'pending', 'the button shows the pending payment');
+  await page.waitForSelector('html[data-ready="true"]', { timeout: 10000 });
+  assert.equal(await payState(page), 'pending', 'the button shows the pending payment');
   await page.click('#pay');
   await until(async () => chargeRequests(await env.ledger()).length >= 2, 10000, 'the second request');
   await env.release();
@@ -74,7 +74,7 @@ test('response dropped after the charge: retried, replayed, one charge', async (
   assert.equal(ledger.charges.length, 1);
   assert.equal(keysOf(ledger).length, 1);
   assert.ok(chargeRequests(ledger).some((r) => r.replayed), 'the retry got the stored answer');
-  assert.match(await page.textContent('#log'), /replayed by the server/);
+  assert.match(await page.text('#log'), /replayed by the server/);
   await context.close();
 });
 
@@ -107,16 +107,16 @@ test('gateway slower than the timeout: timeout, retry, one charge', async () => 
   const ledger = await env.ledger();
   assert.equal(ledger.charges.length, 1);
   assert.equal(keysOf(ledger).length, 1);
-  assert.match(await page.textContent('#log'), /no answer \(timeout\)/);
+  assert.match(await page.text('#log'), /no answer \(timeout\)/);
   await context.close();
 });
 
 test('details changed after a decline: a new key and a new charge', async () => {
   const { page, context } = await openDemo(env);
-  await page.selectOption('#card', 'pm_card_declined');
+  await page.select('#card', 'pm_card_declined');
   assert.equal(await payAndWait(page), 'failed');
-  assert.match(await page.textContent('#status'), /declined/);
-  await page.selectOption('#card', 'pm_card_visa');
+  assert.match(await page.text('#status'), /declined/);
+  await page.select('#card', 'pm_card_visa');
   assert.equal(await payAndWait(page), 'succeeded');
   const ledger = await env.ledger();
   assert.equal(keysOf(ledger).length, 2, 'the shopper meant a new payment');
@@ -147,7 +147,9 @@ test('sessionStorage throwing on every call: payments still go through, once eac
     Object.defineProperty(Storage.prototype, 'length', { get() { throw new DOMException('no', 'SecurityError'); } });
   };
   await env.faults({ kind: 'drop' });
-  const { page, context, problems } = await openDemo(env, { initScript });
+  const { page, context } = await openDemo(env, { initScript });
+  assert.equal(await page.evaluate(() => { try { sessionStorage.getItem('x'); return 'works'; } catch (e) { return e.name; } }),
+    'SecurityError', 'the page meets a storage that throws');
   assert.equal(await payAndWait(page), 'succeeded');
   const replayed = await page.evaluate(async () => {
     const { processPayment, details, PAY_OPTIONS } = window.payonceDemo;
@@ -157,6 +159,6 @@ test('sessionStorage throwing on every call: payments still go through, once eac
   const ledger = await env.ledger();
   assert.equal(ledger.charges.length, 1);
   assert.equal(keysOf(ledger).length, 1);
-  assert.deepEqual(problems, []);
+  assert.deepEqual(await page.problems(), []);
   await context.close();
 });

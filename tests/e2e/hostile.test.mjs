@@ -1,5 +1,6 @@
 // Hostile and broken servers: each gives the shopper a clear outcome, never
-// a hang past the configured deadline, never a second charge.
+// a hang past the configured deadline, never a second charge (in the engine
+// PAYONCE_ENGINE names, harness.mjs).
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, openDemo, chargeRequests } from './harness.mjs';
