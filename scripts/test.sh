@@ -1,11 +1,30 @@
 #!/usr/bin/env bash
-# Every test payonce has: lints, native core tests, browser tests in headless
-# Chromium, then the release build end to end against the local gateway.
+# Every test payonce has: lints, native core tests, browser tests, then the release
+# build end to end against the local gateway. The browser and end-to-end tests run in
+# each of three engines: Chromium (headless), Firefox ESR (headless) and WebKitGTK
+# (under Xvfb: it has no headless mode). PAYONCE_ENGINES limits them (default: all three).
 # Installs whatever is missing first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+
+engines="${PAYONCE_ENGINES:-chromium firefox webkit}"
+for engine in $engines; do
+  case "$engine" in
+    chromium | firefox | webkit) ;;
+    *) echo "test: PAYONCE_ENGINES has '$engine'; the engines are chromium, firefox and webkit" >&2; exit 2 ;;
+  esac
+done
+has_engine() { [[ " $engines " == *" $1 "* ]]; }
+# The engine's version as its package reports it (never fails: it only labels a step).
+engine_version() {
+  case "$1" in
+    chromium) chromium --version 2>/dev/null || true ;;
+    firefox) firefox-esr --version 2>/dev/null || true ;;
+    webkit) echo "WebKitGTK $(dpkg-query -W -f='${Version}' libwebkit2gtk-4.1-0 2>/dev/null || true)" ;;
+  esac
+}
 
 # First, the set-up itself as a fresh machine meets it (stand-in installers, a second).
 step "set-up (scripts/setup.sh on a simulated fresh machine)"
@@ -27,8 +46,19 @@ cargo clippy --all-targets --locked --target wasm32-unknown-unknown --features s
 step "core tests (native)"
 cargo test --locked
 
-step "browser tests (wasm-pack test --headless --chrome)"
-wasm-pack test --headless --chrome -- --features std
+if has_engine chromium; then
+  step "browser tests in Chromium: $(engine_version chromium) (wasm-pack test --headless --chrome)"
+  wasm-pack test --headless --chrome -- --features std
+fi
+if has_engine firefox; then
+  step "browser tests in Firefox: $(engine_version firefox) (wasm-pack test --headless --firefox, geckodriver)"
+  wasm-pack test --headless --firefox -- --features std
+fi
+if has_engine webkit; then
+  # Both --safari and --safaridriver: the runner's "Safari" driver is WebKitWebDriver here.
+  step "browser tests in WebKit: $(engine_version webkit) (wasm-pack test --safari, WebKitWebDriver, under xvfb-run)"
+  xvfb-run -a wasm-pack test --headless --safari --safaridriver "$(command -v WebKitWebDriver)" -- --features std
+fi
 
 step "release build"
 bash scripts/build.sh
@@ -41,5 +71,12 @@ node --test tests/types/
 step "package metadata (publint --strict on the packed files)"
 publint --strict
 
-step "end-to-end tests (release build, local gateway, headless Chromium)"
-node --test --test-concurrency=1 tests/e2e/
+# The same test files, the same assertions, once per engine (tests/e2e/harness.mjs).
+for engine in $engines; do
+  step "end-to-end tests in $engine: $(engine_version "$engine") (release build, local gateway)"
+  if [ "$engine" = webkit ]; then
+    PAYONCE_ENGINE=webkit xvfb-run -a node --test --test-concurrency=1 tests/e2e/
+  else
+    PAYONCE_ENGINE="$engine" node --test --test-concurrency=1 tests/e2e/
+  fi
+done
