@@ -27,6 +27,16 @@
 //   await page.problems()                               // errors the page met so far (see below)
 //   await page.close(); await context.close(); await browser.close()
 //
+// Porting a Playwright test: page.textContent(s) -> page.text(s); page.$eval(s, f) ->
+// page.evaluate(...); page.selectOption -> page.select; waitForSelector(s, { state:
+// 'attached' }) -> waitForSelector(s); browser.newPage() -> (await browser.newContext()).newPage();
+// page.on('pageerror' | 'console' | 'response') -> await page.problems();
+// context.addInitScript(f) -> browser.newContext({ initScript: f }).
+// In Firefox and WebKit the init script and problems() rely on the page being served by
+// the gateway (setup()'s roots); a page from another server (a Vite dev server, say) must
+// insert env.prelude.html(req) after its doctype and serve env.prelude.dir at /__e2e/,
+// or problems() throws (and goto throws when the context has an init script).
+//
 // Pages of one context may be driven concurrently (Promise.all over two tabs): WebDriver
 // runs one command at a time per session, so an evaluate whose promise takes a while is
 // started by one command and then polled, and the other tab's commands run between polls.
@@ -91,6 +101,7 @@ export async function setup(gatewayOptions = {}) {
   return {
     gateway,
     browser,
+    prelude, // for WebDriver engines: html(req) to insert into pages another server serves, and dir to serve at /__e2e/
     api,
     ledger: () => api('/api/ledger'),
     reset: () => api('/api/reset', {}),
@@ -329,7 +340,7 @@ async function launchWebDriver(engine, prelude) {
     async newContext({ initScript } = {}) {
       const id = `${process.pid}x${++count}`;
       prelude.add(id, initScript);
-      const context = await webDriverContext(engine, id);
+      const context = await webDriverContext(engine, id, initScript !== undefined);
       browser.version ??= context.version;
       contexts.add(context);
       return {
@@ -345,7 +356,7 @@ async function launchWebDriver(engine, prelude) {
   return browser;
 }
 
-async function webDriverContext(engine, id) {
+async function webDriverContext(engine, id, hasInitScript) {
   const port = await freePort();
   const { command, args, capabilities } = driverFor(engine, port);
   const log = [];
@@ -399,7 +410,7 @@ async function webDriverContext(engine, id) {
           return current;
         });
       }
-      return webDriverPage(driver, exec, handle, inWindow, cookied, id);
+      return webDriverPage({ engine, driver, exec, handle, inWindow, cookied, id, hasInitScript });
     },
     async close() {
       try { await driver.quit(); } catch {}
@@ -442,8 +453,9 @@ async function pageScripts(engine, driver) {
   };
 }
 
-function webDriverPage(driver, exec, handle, inWindow, cookied, id) {
+function webDriverPage({ engine, driver, exec, handle, inWindow, cookied, id, hasInitScript }) {
   const problems = [];
+  const unwatched = []; // pages loaded without the recorder: their problems are unknown
   let calls = 0;
   const run = (action) => inWindow(handle, action);
   // Moves what the recorder in the page holds into `problems` (before the page goes away).
@@ -451,6 +463,15 @@ function webDriverPage(driver, exec, handle, inWindow, cookied, id) {
     const seen = await exec(handle, 'const p = window.__payonceE2EProblems; return p ? p.splice(0) : null;', []);
     if (seen) problems.push(...seen);
   }).catch(() => {});
+  // A page served without the prelude (not through the gateway) has neither the recorder
+  // nor the init script: say so rather than report no problems.
+  const checkWatched = async () => {
+    const watched = await run(() => exec(handle, 'return Array.isArray(window.__payonceE2EProblems);', []));
+    if (watched) return;
+    const url = await run(() => driver.getCurrentUrl());
+    if (hasInitScript) throw new Error(`${engine}: the init script did not run in ${url}: serve the page through setup()'s gateway, or insert env.prelude.html(req) into its HTML`);
+    unwatched.push(url);
+  };
 
   // Starts fn(arg); a value comes back at once, a promise is polled so that other pages
   // of the session can be driven meanwhile.
@@ -493,10 +514,12 @@ function webDriverPage(driver, exec, handle, inWindow, cookied, id) {
         }
         await driver.get(url);
       });
+      await checkWatched();
     },
     async reload() {
       await collect();
       await run(() => driver.navigate().refresh());
+      await checkWatched();
     },
     evaluate,
     async click(selector) {
@@ -516,6 +539,9 @@ function webDriverPage(driver, exec, handle, inWindow, cookied, id) {
       });
     },
     async problems() {
+      if (unwatched.length) {
+        throw new Error(`${engine}: problems() cannot see into ${unwatched.join(', ')}: serve the page through setup()'s gateway, or insert env.prelude.html(req) into its HTML`);
+      }
       await collect();
       return [...problems];
     },

@@ -153,3 +153,25 @@ test('problems() reports uncaught errors, rejections, console errors, CSP violat
   ]) assert.match(problems, re, `${what} is missing from:\n${problems}`);
   await context.close();
 });
+
+test('a page the gateway did not serve: problems() says it cannot see into it (Firefox, WebKit)', async (t) => {
+  const { createServer } = await import('node:http');
+  const other = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end('<!doctype html><title>elsewhere</title>');
+  });
+  await new Promise((ok) => other.listen(0, '127.0.0.1', ok));
+  t.after(() => other.close());
+  const url = `http://127.0.0.1:${other.address().port}/`;
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  assert.equal(await page.text('title'), 'elsewhere');
+  if (ENGINE === 'chromium') assert.deepEqual(await page.problems(), []); // Playwright sees every page
+  else await assert.rejects(page.problems(), /cannot see into/);
+  await context.close();
+  if (ENGINE === 'chromium') return;
+  const withInit = await env.browser.newContext({ initScript: () => {} });
+  await assert.rejects((await withInit.newPage()).goto(url), /init script did not run/);
+  await withInit.close();
+});
