@@ -1,11 +1,12 @@
 // The package as apps consume it: the packed tarball installed in an app's
 // node_modules, imported by name, built with esbuild, Vite 8 and webpack 5 (served
 // under a strict CSP header) and run by the Vite 7 and Vite 8 dev servers, paying
-// through the gateway. Each app uses its bundler's defaults: no configuration for
-// payonce anywhere (webpack runs with no config file at all).
+// through the gateway, in the engine PAYONCE_ENGINE names (harness.mjs). Each app uses
+// its bundler's defaults: no configuration for payonce anywhere (webpack runs with no
+// config file at all).
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile, copyFile, rm, readdir } from 'node:fs/promises';
+import { mkdir, writeFile, copyFile, rm, readdir, readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +43,40 @@ const APP = `
 const PAGE = (title, script) =>
   `<!doctype html><meta charset="utf-8"><title>${title}</title><body><script ${script}></script></body>`;
 
+/**
+ * For the WebDriver engines, a dev server must load the harness's per-context script
+ * first, as the gateway does (harness.mjs): this Vite plugin serves env.prelude.dir at
+ * /__e2e/ and puts env.prelude.html(req) after the doctype of the page. Test plumbing only;
+ * the app itself has no configuration.
+ */
+function e2ePrelude() {
+  const prelude = env.prelude;
+  if (!prelude) return [];
+  let request;
+  return [{
+    name: 'payonce-e2e-prelude',
+    configureServer(server) {
+      server.middlewares.use(async (req, res, next) => {
+        request = req;
+        const name = /^\/__e2e\/([\w.-]+)$/.exec(req.url.split('?')[0])?.[1];
+        if (!name) return next();
+        try {
+          const body = await readFile(join(prelude.dir, name));
+          res.setHeader('Content-Type', name.endsWith('.html') ? 'text/html' : 'text/javascript');
+          res.end(body);
+        } catch {
+          res.statusCode = 404;
+          res.end();
+        }
+      });
+    },
+    transformIndexHtml: {
+      order: 'pre',
+      handler: (html) => html.replace(/^<!doctype html>/i, (d) => d + (request ? prelude.html(request) : '')),
+    },
+  }];
+}
+
 /** An app folder with the packed package installed in node_modules/payonce, as npm would. */
 async function app(name, tarball) {
   const dir = join(work, name);
@@ -74,6 +109,23 @@ before(async () => {
   });
   await copyFile(join(esbuildApp, 'node_modules/payonce/pkg/payonce_bg.wasm'), join(esbuildApp, 'dist/payonce_bg.wasm'));
   await writeFile(join(esbuildApp, 'dist/index.html'), PAGE('esbuild', 'type="module" src="bundle.js"'));
+
+  // The same package on a page whose CSP (a meta tag on top of the header) lacks 'wasm-unsafe-eval'.
+  await writeFile(join(esbuildApp, 'init-only.js'), `
+    import init from 'payonce';
+    init().then(() => { document.body.dataset.init = 'loaded'; }, (e) => { document.body.dataset.init = 'rejected: ' + e.name; });
+  `);
+  await esbuild({
+    entryPoints: [join(esbuildApp, 'init-only.js')],
+    bundle: true,
+    format: 'esm',
+    outfile: join(esbuildApp, 'dist/init-only.js'),
+    absWorkingDir: esbuildApp,
+    logLevel: 'error',
+  });
+  await writeFile(join(esbuildApp, 'dist/no-wasm-eval.html'), `<!doctype html><meta charset="utf-8">
+    <meta http-equiv="Content-Security-Policy" content="script-src 'self'"><title>no wasm-unsafe-eval</title>
+    <body><script type="module" src="init-only.js"></script></body>`);
 
   // Vite turns the same new URL(...) into a hashed asset on its own.
   const viteApp = await app('vite', tarball);
@@ -112,6 +164,7 @@ before(async () => {
       logLevel: 'error',
       // Only the test's plumbing: the app's /api/charges goes to the gateway.
       server: { host: '127.0.0.1', port: 0, strictPort: false, proxy: { '/api': env.gateway.url } },
+      plugins: e2ePrelude(),
     });
     await server.listen();
     const { port } = server.httpServer.address();
@@ -137,6 +190,7 @@ before(async () => {
       logLevel: 'silent',
       ...config,
       server: { host: '127.0.0.1', port: 0, strictPort: false, proxy: { '/api': env.gateway.url } },
+      plugins: e2ePrelude(),
     });
     await server.listen();
     devServers.push(server);
@@ -152,17 +206,21 @@ after(async () => {
 
 beforeEach(async () => { await env.reset(); });
 
-async function payIn(url) {
-  const page = await env.browser.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text()); });
-  page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) problems.push(`${r.status()} ${r.url()}`); });
+/** Opens the app at `url` in a fresh context and waits for what it reports. */
+async function openApp(url) {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
   await page.goto(url);
-  await page.waitForSelector('body[data-result]', { state: 'attached', timeout: 30000 });
-  const result = JSON.parse(await page.$eval('body', (b) => b.dataset.result));
+  await page.waitForSelector('body[data-result]', { timeout: 30000 });
+  const result = JSON.parse(await page.evaluate(() => document.body.dataset.result));
+  return { context, page, result };
+}
+
+async function payIn(url) {
+  const { context, page, result } = await openApp(url);
   const loaded = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
-  await page.close();
+  const problems = await page.problems();
+  await context.close();
   return { result, problems, loaded, ledger: await env.ledger() };
 }
 
@@ -201,13 +259,27 @@ for (const [name, label] of [['vite7-dev', 'Vite 7'], ['vite8-dev', 'Vite 8']]) 
 }
 
 test("in a hoisted monorepo, the Vite 7 dev server fails with a PaymentError that gives the README's one line, and pays once with it", async () => {
-  const page = await env.browser.newPage();
-  await page.goto(`${env['mono-plain']}/`);
-  await page.waitForSelector('body[data-result]', { state: 'attached', timeout: 30000 });
-  const plain = JSON.parse(await page.$eval('body', (b) => b.dataset.result));
-  await page.close();
+  const { context, result: plain } = await openApp(`${env['mono-plain']}/`);
+  await context.close();
   assert.match(plain.error ?? '', /could not load its WebAssembly module.*optimizeDeps: \{ exclude: \['payonce'\] \}/);
   assert.equal((await env.ledger()).requests.length, 0, 'nothing was sent');
 
   assertPaidOnce(await payIn(`${env['mono-excluded']}/`));
+});
+
+// WebKit allows WebAssembly.compileStreaming under such a CSP and refuses at
+// instantiation; payonce's init() must reject in every engine, so the page can tell the
+// shopper, rather than hang or leave a half-made module. Seen here: the rejection in all
+// three; Chromium and Firefox also fire a securitypolicyviolation event (wasm-eval),
+// WebKitGTK 2.50 fires none.
+test('under a CSP without wasm-unsafe-eval, init() rejects', async (t) => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${env.gateway.url}/esbuild/no-wasm-eval.html`);
+  const outcome = await page.waitForFunction(() => document.body.dataset.init, undefined, { timeout: 10000 });
+  const problems = await page.problems();
+  await context.close();
+  assert.match(outcome, /^rejected: /);
+  assert.equal((await env.ledger()).requests.length, 0);
+  t.diagnostic(`${outcome}; problems: ${JSON.stringify(problems)}`);
 });

@@ -27,7 +27,7 @@ before(async () => {
   context = await env.browser.newContext();
   page = await context.newPage();
   await page.goto(`${env.gateway.url}/inputs/`);
-  await page.waitForSelector('html[data-ready="true"]', { state: 'attached', timeout: 10000 });
+  await page.waitForSelector('html[data-ready="true"]', { timeout: 10000 });
 });
 
 after(async () => {
