@@ -1,6 +1,8 @@
-// The three ways a checkout page can send a payment, as the chaos benchmark
-// runs them in the page. The two baselines are plain JS, written here.
+// The ways a checkout page can send a payment, as the chaos benchmark runs them
+// in the page: payonce; payonce's core contract written by hand
+// (baselines/handwritten.js); and two naive baselines, plain JS written here.
 import init, { processPayment } from '/pkg/payonce.js';
+import { pay } from './baselines/handwritten.js';
 
 export const TIMING = { timeoutMs: 400, maxRetries: 2, retryDelayMs: 50, maxRetryDelayMs: 200, maxRetryAfterMs: 1500 };
 const ENDPOINT = '/api/charges';
@@ -54,5 +56,9 @@ async function payonce(details) {
   return processPayment(details, undefined, { endpoint: ENDPOINT, ...TIMING });
 }
 
-export const CLIENTS = { payonce, snippet, retrying };
+async function handwritten(details) {
+  return pay(ENDPOINT, details, TIMING);
+}
+
+export const CLIENTS = { payonce, handwritten, snippet, retrying };
 export const ready = init();

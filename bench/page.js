@@ -1,6 +1,7 @@
 // The benchmark page: the three clients, a shopper's clicks, and the overhead loop.
 import { CLIENTS, ready } from './clients.js';
 import { processPayment } from '/pkg/payonce.js';
+import { pay } from './baselines/handwritten.js';
 
 await ready;
 const ENDPOINT = '/api/charges';
@@ -18,15 +19,17 @@ window.bench = {
     outcome(CLIENTS[client](details));
   },
   /**
-   * Sequential payments, per-call times in ms: payonce, raw fetch, and the floor (raw
+   * Sequential payments, per-call times in ms: payonce, raw fetch, the floor (raw
    * fetch plus the browser calls any client that keeps its key across a reload must
    * make: a sessionStorage write before the request and one after, and a timeout),
-   * interleaved in rotating order.
+   * and payonce's core contract written by hand in plain JS, interleaved in rotating
+   * order.
    */
   async overhead(n, tag) {
     const lib = [];
     const raw = [];
     const floor = [];
+    const hand = [];
     const runLib = async (i) => {
       const details = { order: `ovh-${tag}-${i}-lib`, amount: 100 + i, currency: 'usd' };
       const t = performance.now();
@@ -63,11 +66,17 @@ window.bench = {
       sessionStorage.setItem(`floor:${key}`, record('s'));
       floor.push(performance.now() - t);
     };
-    const order = [runLib, runRaw, runFloor];
+    const runHand = async (i) => {
+      const details = { order: `ovh-${tag}-${i}-hand`, amount: 100 + i, currency: 'usd' };
+      const t = performance.now();
+      JSON.parse((await pay(ENDPOINT, details)).body);
+      hand.push(performance.now() - t);
+    };
+    const order = [runLib, runRaw, runFloor, runHand];
     for (let i = 0; i < n; i++) {
-      for (let j = 0; j < 3; j++) await order[(i + j) % 3](i);
+      for (let j = 0; j < order.length; j++) await order[(i + j) % order.length](i);
     }
-    return { lib, raw, floor, stored: Object.keys(sessionStorage).filter((k) => k.startsWith('payonce:')).length };
+    return { lib, raw, floor, hand, stored: Object.keys(sessionStorage).filter((k) => k.startsWith('payonce:')).length };
   },
 };
 document.documentElement.dataset.ready = 'true';

