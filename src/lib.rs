@@ -31,7 +31,10 @@ pub use guard::PayButton;
 
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+// SAFETY: without the atomics target feature the module runs on one thread, so the
+// allocator is never entered from two threads at once.
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 /// A panic is a bug (every input error is an `Err`); it ends the call with a
 /// wasm trap, which JS sees as a `RuntimeError`, and carries no message text.
