@@ -74,9 +74,12 @@ async function sizeFloor() {
       '--manifest-path', join(root, 'bench/floor/Cargo.toml')], { stdio: ['ignore', 'ignore', 'inherit'] });
     execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', out, join(target, 'wasm32-unknown-unknown/release/payonce_size_floor.wasm')]);
     const wasmFile = join(out, 'payonce_size_floor_bg.wasm');
-    execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--strip-debug', '--strip-producers', '--enable-bulk-memory',
+    // The same wasm-opt passes and import renaming as scripts/build.sh.
+    execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--flatten', '--rereloop', '-Oz', '--converge', '--strip-debug',
+      '--strip-producers', '--strip-target-features', '--enable-bulk-memory',
       '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types',
       '--enable-multivalue', wasmFile, '-o', wasmFile]);
+    execFileSync('node', [join(root, 'scripts/shorten-imports.mjs'), wasmFile, join(out, 'payonce_size_floor.js')]);
     const wasm = await readFile(wasmFile);
     const glue = await bundle('bench/baselines/floor.js', join(tmp, 'floor.bundle.js'));
     return { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueMinifiedGzip: gz(glue), totalGzip: gz(wasm) + gz(glue),

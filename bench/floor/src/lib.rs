@@ -8,7 +8,9 @@ use alloc::string::String;
 use wasm_bindgen::prelude::*;
 
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+// SAFETY: the module runs on one thread.
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
