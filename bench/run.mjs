@@ -122,13 +122,16 @@ async function size() {
   out.payonce.vsHandwritten = out.payonce.totalGzip / out.handwritten.gzip;
   try {
     // The shipped module has no names: build it again with them (wasm-bindgen --keep-debug,
-    // then the same wasm-opt -Oz, keeping names with -g), so twiggy sees what ships.
+    // then the same wasm-opt passes as scripts/build.sh, keeping names with -g, and the
+    // same import renaming), so twiggy sees what ships.
     const named = join(tmp, 'named');
     execFileSync('wasm-bindgen', ['--target', 'web', '--keep-debug', '--out-dir', named,
       join(root, 'target/wasm32-unknown-unknown/release/payonce.wasm')]);
-    execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '-g', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
+    execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--flatten', '--rereloop', '-Oz', '--converge', '-g',
+      '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
       '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
       join(named, 'payonce_bg.wasm'), '-o', join(named, 'payonce_bg.wasm')]);
+    execFileSync('node', [join(root, 'scripts/shorten-imports.mjs'), join(named, 'payonce_bg.wasm'), join(named, 'payonce.js')]);
     out.twiggyTop = execFileSync('twiggy', ['top', '-n', '30', join(named, 'payonce_bg.wasm')], { encoding: 'utf8' });
     const csv = execFileSync('twiggy', ['top', '-n', '5000', '-f', 'csv', join(named, 'payonce_bg.wasm')], { encoding: 'utf8' });
     const byCrate = {};

@@ -88,7 +88,7 @@ for (let i = 0; i < count; i++) {
 if (p !== importSection.end) fail('the import section has bytes after its entries');
 
 // The glue: each import is a key `name: function(` (or `name(`) in one object literal,
-// and each module a quoted key of the object __wbg_get_imports returns.
+// and each module a quoted key of the object __wbg_get_imports returns (bundled or not).
 for (const [module, { short, fields }] of modules) {
   for (const [field, to] of fields) {
     const key = new RegExp(`(?<![\\w$])${field}(?=\\s*(?::|\\())`, 'g');
@@ -100,7 +100,8 @@ for (const [module, { short, fields }] of modules) {
   const quoted = JSON.stringify(module);
   if (!glue.includes(`${quoted}:`)) fail(`module ${quoted} is not a key in ${gluePath}`);
   glue = glue.split(`${quoted}:`).join(`${JSON.stringify(short)}:`);
-  if (glue.includes(quoted)) fail(`module ${quoted} occurs in ${gluePath} outside the imports object`);
+  // An unbundled glue still loads the snippet by its path (`import * as import1 from "..."`).
+  if (glue.split(`from ${quoted}`).join('').includes(quoted)) fail(`module ${quoted} occurs in ${gluePath} outside the imports object`);
 }
 
 const section = Buffer.concat([encodeLeb(count), ...entries]);

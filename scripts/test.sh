@@ -61,6 +61,7 @@ if has_engine webkit; then
 fi
 
 step "release build"
+node --test tests/build/
 bash scripts/build.sh
 
 step "TypeScript declarations (tsc --strict on tests/types; exports against declarations)"
