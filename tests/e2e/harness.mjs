@@ -16,6 +16,7 @@
 //       // page of the context before the page's own scripts, after every navigation.
 //   const page = await context.newPage()                // another tab/window of the same context
 //   await page.goto(url); await page.reload()           // both wait for the load event
+//   await page.back()                                   // the history's previous page (it may come from the back/forward cache)
 //   await page.evaluate(fn, arg)                        // fn(arg) in the page, promises awaited;
 //       // the result comes back as JSON (JSON.stringify's view of it, undefined stays undefined);
 //       // fn must be self-contained (its source is sent, not its closure)
@@ -215,6 +216,7 @@ function chromiumPage(page) {
   return withWaits({
     goto: async (url) => { await page.goto(url); },
     reload: async () => { await page.reload(); },
+    back: async () => { await page.goBack(); },
     evaluate,
     click: (selector) => page.click(selector),
     select: async (selector, value) => { await page.selectOption(selector, value); },
@@ -519,6 +521,11 @@ function webDriverPage({ engine, driver, exec, handle, inWindow, cookied, id, ha
     async reload() {
       await collect();
       await run(() => driver.navigate().refresh());
+      await checkWatched();
+    },
+    async back() {
+      await collect();
+      await run(() => driver.navigate().back());
       await checkWatched();
     },
     evaluate,
