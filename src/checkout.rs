@@ -12,11 +12,13 @@ use crate::browser::convert::{self, Options, MAX_BODY_BYTES};
 use crate::browser::fetch::{self, AttemptGuard, FetchTransport};
 use crate::browser::js::{self, Local};
 use crate::browser::storage::SessionStore;
+use crate::browser::tabs::{self, TabStore};
 use crate::rules::error::{Code, PayError};
 use crate::rules::json;
 use crate::rules::lifecycle::{resolve, Lookup};
 use crate::rules::payment::{Effect, Event, Input, Observer, Outcome, Payment, Success};
 use crate::rules::record::{fingerprint, Record, State};
+use crate::rules::retry::Policy;
 use crate::rules::store::Store;
 use crate::rules::text::{cat, num};
 use alloc::borrow::ToOwned;
@@ -61,6 +63,8 @@ impl Settled {
 /// Told how a payment ended (a `PayButton`), before its promise settles.
 pub(crate) trait Watcher {
     fn settled(&self, how: Settled);
+    /// A payment of these details starts (or joins one on the wire).
+    fn paying(&self, _fingerprint: &str) {}
 }
 
 /// A payment on the wire, shared by every call for it (a double click joins it).
@@ -133,6 +137,9 @@ fn start(
     watcher: Option<Rc<dyn Watcher>>,
 ) -> Result<Promise, JsError> {
     let call = read(details, key, options)?;
+    if let Some(w) = &watcher {
+        w.paying(&call.fingerprint);
+    }
     if let Some(promise) = join(&call, &watcher)? {
         return Ok(promise);
     }
@@ -141,18 +148,48 @@ fn start(
             "this page has no crypto.getRandomValues, so payonce cannot make a safe key; pass one yourself",
         ));
     }
-    let record = resolve(
+    tabs::open();
+    if !tabs::alone() {
+        // Other tabs may pay these details: the key is chosen once they have been heard.
+        return Ok(launch(call, None, watcher));
+    }
+    let record = choose(&call.key_choice(), None)?;
+    Ok(launch(call, Some(record), watcher))
+}
+
+/// What choosing a payment's key needs, kept while other tabs are heard.
+struct KeyChoice {
+    caller_key: Option<String>,
+    fingerprint: String,
+    endpoint: String,
+    ttl_ms: u64,
+}
+
+impl Call {
+    fn key_choice(&self) -> KeyChoice {
+        KeyChoice {
+            caller_key: self.caller_key.clone(),
+            fingerprint: self.fingerprint.clone(),
+            endpoint: self.options.endpoint.clone(),
+            ttl_ms: self.options.key_ttl_ms,
+        }
+    }
+}
+
+/// The record, and so the key, for a payment (see [`resolve`]).
+fn choose(c: &KeyChoice, joined: Option<&str>) -> Result<Record, JsError> {
+    resolve(
         &SessionStore,
         &Lookup {
             now_ms: now_ms(),
-            ttl_ms: call.options.key_ttl_ms,
-            endpoint: &call.options.endpoint,
-            fingerprint: &call.fingerprint,
-            caller_key: call.caller_key.as_deref(),
+            ttl_ms: c.ttl_ms,
+            endpoint: &c.endpoint,
+            fingerprint: &c.fingerprint,
+            caller_key: c.caller_key.as_deref(),
+            joined,
         },
         new_key,
-    )?;
-    Ok(launch(call, record, watcher))
+    )
 }
 
 /// A double click: the same payment is already on the wire, so its promise
@@ -179,16 +216,40 @@ fn join(call: &Call, watcher: &Option<Rc<dyn Watcher>>) -> Result<Option<Promise
     })
 }
 
-fn launch(call: Call, record: Record, watcher: Option<Rc<dyn Watcher>>) -> Promise {
+/// Starts the payment for `record`, or, without one, first hears the other
+/// tabs (see [`Coordination`]) and then chooses it.
+fn launch(call: Call, record: Option<Record>, watcher: Option<Rc<dyn Watcher>>) -> Promise {
     let id = NEXT_ID.with(|n| {
         let id = n.get();
         n.set(id.wrapping_add(1));
         id
     });
-    let key = record.key.clone();
+    let policy = call.options.policy;
+    let (key, payment, coordination, tab) = match record {
+        Some(record) => (
+            record.key.clone(),
+            Some(Payment::new(record, policy)),
+            None,
+            tabs::begin(&call.fingerprint, None),
+        ),
+        None => (
+            call.caller_key.clone().unwrap_or_default(),
+            None,
+            Some(Coordination {
+                choice: call.key_choice(),
+                started_ms: now_ms(),
+                joined: None,
+                release: None,
+            }),
+            None,
+        ),
+    };
     let job = Job(Box::new(Flight {
         id,
-        payment: Payment::new(record, call.options.policy),
+        payment,
+        policy,
+        coordination,
+        tab,
         body: call.body,
         signal: call.options.signal.clone(),
         observer: JsObserver(call.options.on_event),
@@ -219,6 +280,12 @@ pub struct Job(Box<Flight>);
 enum Waiting {
     /// The first step.
     Start,
+    /// The handshake with other tabs (the page's first payonce call).
+    Ready,
+    /// The lock for these details.
+    Lock,
+    /// The other tabs' records of these details.
+    Answers,
     /// fetch's promise.
     Fetch(AttemptGuard),
     /// The head is in and the machine was told; the body's `text()` promise is kept
@@ -234,7 +301,12 @@ enum Waiting {
 
 struct Flight {
     id: u32,
-    payment: Payment,
+    /// `None` while other tabs are heard, before the key is chosen.
+    payment: Option<Payment>,
+    policy: Policy,
+    coordination: Option<Coordination>,
+    /// This payment in `tabs`' list of payments on the wire.
+    tab: Option<u32>,
     body: String,
     signal: Option<web_sys::AbortSignal>,
     observer: JsObserver,
@@ -250,13 +322,22 @@ impl Job {
     /// returns the next promise to await, or nothing when the payment is done.
     pub fn step(&mut self, value: JsValue, ok: bool) -> Option<Promise> {
         let flight = &mut *self.0;
+        let (value, ok) = if flight.payment.is_none() {
+            if let Some(wait) = flight.coordinate(value, ok) {
+                return Some(wait);
+            }
+            (JsValue::UNDEFINED, true)
+        } else {
+            (value, ok)
+        };
         let mut input = flight.input(value, ok)?;
         loop {
-            let effect = flight.payment.handle(
+            let payment = flight.payment.as_mut()?;
+            let effect = payment.handle(
                 input,
                 now_ms(),
                 js_sys::Math::random(),
-                &SessionStore,
+                &TabStore,
                 &flight.observer,
             );
             input = match effect {
@@ -301,7 +382,88 @@ impl Job {
     }
 }
 
+/// A payment's start while other tabs are known: its lock, then the other
+/// tabs' records of it, then its key. Every wait ends within one attempt's
+/// timeout of the call, so a hung or crashed tab holds nobody up for longer.
+struct Coordination {
+    choice: KeyChoice,
+    started_ms: u64,
+    /// The key of a payment of these details that was pending when this call began.
+    joined: Option<String>,
+    /// Releases the lock, once granted.
+    release: Option<Function>,
+}
+
+/// The longest wait for the other tabs' answers.
+const ASK_MS: u64 = 1000;
+
 impl Flight {
+    /// One step of [`Coordination`]: the next promise to await, or `None`
+    /// once the payment is made (or failed before it could start).
+    fn coordinate(&mut self, value: JsValue, ok: bool) -> Option<Promise> {
+        let timeout_ms = self.policy.timeout_ms;
+        let aborted = self.aborted();
+        let c = self.coordination.as_mut()?;
+        let left = (c.started_ms + timeout_ms).saturating_sub(now_ms()).max(1) as f64;
+        let fingerprint = c.choice.fingerprint.clone();
+        let waited = core::mem::replace(&mut self.waiting, Waiting::Nothing);
+        if let Waiting::Start = waited {
+            if c.choice.caller_key.is_none() {
+                c.joined = SessionStore
+                    .by_fingerprint(&fingerprint)
+                    .filter(|r| r.state == State::Pending)
+                    .map(|r| r.key);
+            }
+            if let Some(ready) = tabs::ready().filter(|_| !aborted) {
+                self.waiting = Waiting::Ready;
+                return Some(tabs::within(&ready, left));
+            }
+        }
+        if let Waiting::Start | Waiting::Ready = waited {
+            if !aborted && !tabs::alone() {
+                self.waiting = Waiting::Lock;
+                return Some(tabs::lock_payment(&fingerprint, left));
+            }
+        }
+        if let Waiting::Lock = waited {
+            if ok {
+                c.release = value.dyn_into::<Function>().ok();
+            }
+            if let Some(answers) = tabs::ask(&fingerprint).filter(|_| !aborted) {
+                self.waiting = Waiting::Answers;
+                return Some(tabs::within(&answers, left.min(ASK_MS as f64)));
+            }
+        }
+        let joined = c
+            .joined
+            .take()
+            .or_else(|| tabs::seen_since(&fingerprint, c.started_ms));
+        let release = c.release.take();
+        match choose(&c.choice, joined.as_deref()) {
+            Ok(record) => {
+                let id = self.id;
+                let key = record.key.clone();
+                INFLIGHT.with(|all| {
+                    if let Some(f) = all.borrow_mut().iter_mut().find(|f| f.id == id) {
+                        f.key = key;
+                    }
+                });
+                self.tab = tabs::begin(&fingerprint, release);
+                self.payment = Some(Payment::new(record, self.policy));
+                self.coordination = None;
+                self.waiting = Waiting::Start;
+            }
+            Err(err) => {
+                if let Some(release) = release {
+                    let _ = release.call0(&JsValue::UNDEFINED);
+                }
+                self.coordination = None;
+                self.finish(Err(err));
+            }
+        }
+        None
+    }
+
     fn aborted(&self) -> bool {
         self.signal
             .as_ref()
@@ -330,6 +492,7 @@ impl Flight {
                 Waiting::Body(_guard) if ok => Input::BodyRead(fetch::parse_body(&value)),
                 Waiting::Body(guard) => Input::NoAnswer(guard.failure(&value)),
                 Waiting::Head(..) | Waiting::Nothing => return None,
+                Waiting::Ready | Waiting::Lock | Waiting::Answers => return None,
             },
         )
     }
@@ -337,6 +500,9 @@ impl Flight {
     /// The payment is over: it leaves the wire, its watchers are told, and
     /// the outcome waits for `finish`.
     fn finish(&mut self, outcome: Outcome<JsValue>) {
+        if let Some(tab) = self.tab.take() {
+            tabs::end(tab);
+        }
         let id = self.id;
         let how = Settled::of(&outcome);
         let watchers = INFLIGHT.with(|all| {
@@ -367,6 +533,11 @@ pub(crate) fn pending(endpoint: Option<&str>) -> Vec<Record> {
         .collect();
     crate::rules::text::sort_by(&mut records, |a, b| a.created_ms < b.created_ms);
     records
+}
+
+/// Where the live payment of these details stands, if there is one.
+pub(crate) fn state_of(fingerprint: &str) -> Option<State> {
+    SessionStore.by_fingerprint(fingerprint).map(|r| r.state)
 }
 
 /// Whether the page has `crypto.getRandomValues` (remembered once seen).

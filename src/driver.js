@@ -104,3 +104,84 @@ export function takeWritten() {
   if (!listening) listen();
   return written.splice(0).join('\n');
 }
+
+// Tabs of one origin (see src/browser/tabs.rs): thin wrappers over the
+// builtins that take callbacks. Every decision is made in Rust; `tabs` is the
+// Rust object that hears what these callbacks report.
+
+/**
+ * Opens the channel, if this page has BroadcastChannel and Web Locks (a secure
+ * context); null otherwise. Messages that are strings go to `tabs.message`;
+ * `pagehide` and a `pageshow` from the back/forward cache go to `tabs.page`.
+ */
+export function tabsOpen(name, tabs, listen) {
+  try {
+    if (!globalThis.isSecureContext || !globalThis.navigator?.locks?.request || typeof BroadcastChannel !== 'function') return null;
+    const channel = new BroadcastChannel(name);
+    channel.onmessage = (e) => {
+      if (typeof e.data === 'string') tabs.message(e.data);
+    };
+    if (listen) {
+      addEventListener('pagehide', () => tabs.page(false));
+      addEventListener('pageshow', (e) => e.persisted && tabs.page(true));
+    }
+    return channel;
+  } catch {
+    return null;
+  }
+}
+
+/** Posts `text`; a closed channel drops it. */
+export function tabsPost(channel, text) {
+  try {
+    channel.postMessage(text);
+  } catch {
+    // Closed (the page is being hidden): nobody to tell.
+  }
+}
+
+/** Closes the channel. */
+export function tabsClose(channel) {
+  try {
+    channel.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * Requests the Web Lock `name`. Resolves, once it is granted, with the function
+ * that releases it; rejects if `ms` (when > 0) passes first or locks refuse.
+ */
+export function lock(name, ms) {
+  return new Promise((granted, refused) => {
+    const options = ms > 0 ? { signal: AbortSignal.timeout(ms) } : {};
+    navigator.locks.request(name, options, () => new Promise((release) => granted(release))).catch(refused);
+  });
+}
+
+/** Takes the lock `name` for a payment already on the wire; tells `tabs.locked(id, release or null)`. */
+export function tabsLock(tabs, name, id) {
+  lock(name, 0).then((release) => tabs.locked(id, release), () => tabs.locked(id, null));
+}
+
+/** Takes the lock `name` for as long as the tab listens, then tells `tabs.started` the held locks' names. */
+export function tabsStart(tabs, name) {
+  lock(name, 0)
+    .then((release) => navigator.locks.query().then((s) => tabs.started(release, s.held.map((l) => l.name).join('\n'))))
+    .catch(() => tabs.started(null, ''));
+}
+
+/** A promise and the function that resolves it. */
+export function deferred() {
+  let resolve;
+  const promise = new Promise((r) => {
+    resolve = r;
+  });
+  return [promise, resolve];
+}
+
+/** `promise`, or undefined after `ms`, whichever comes first. */
+export function within(promise, ms) {
+  return Promise.race([promise, new Promise((r) => setTimeout(r, ms))]);
+}

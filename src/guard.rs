@@ -5,7 +5,9 @@
 
 use crate::browser::convert;
 use crate::browser::js::{self, Local};
+use crate::browser::tabs::{self, PeerWatcher};
 use crate::checkout::{self, Settled, Watcher};
+use crate::rules::record::{Record, State};
 use crate::rules::text::cat;
 use alloc::borrow::ToOwned;
 use alloc::rc::Rc;
@@ -59,6 +61,10 @@ struct Inner {
     labels: JsValue,
     phase: Cell<Phase>,
     in_flight: RefCell<Option<Promise>>,
+    /// The `endpoint` option, absolute.
+    endpoint: Option<String>,
+    /// The fingerprint of the last payment through this button.
+    fingerprint: RefCell<Option<String>>,
 }
 
 impl Watcher for Inner {
@@ -69,6 +75,47 @@ impl Watcher for Inner {
             Settled::Failed => Phase::Failed,
             Settled::Unknown => Phase::Unknown,
         });
+    }
+
+    fn paying(&self, fingerprint: &str) {
+        *self.fingerprint.borrow_mut() = Some(fingerprint.to_owned());
+    }
+}
+
+/// Another tab's payment shows here too: the button turns "paid" when the
+/// same payment (or, before this button paid anything, one to its endpoint)
+/// succeeds in another tab.
+impl PeerWatcher for Inner {
+    fn saved_elsewhere(&self, record: &Record) {
+        if record.state != State::Succeeded || self.phase.get() == Phase::Paying {
+            return;
+        }
+        let same = match &*self.fingerprint.borrow() {
+            Some(fp) => *fp == record.fingerprint,
+            None => self.endpoint.as_ref().is_none_or(|e| *e == record.endpoint),
+        };
+        if same {
+            self.show(Phase::Succeeded);
+        }
+    }
+
+    /// Back from the back/forward cache: the payment's state as storage now
+    /// has it (another page of the tab, or another tab, may have paid).
+    fn restored(&self) {
+        if self.phase.get() == Phase::Paying {
+            return;
+        }
+        let fingerprint = self.fingerprint.borrow().clone();
+        let state = match fingerprint {
+            Some(fp) => checkout::state_of(&fp),
+            None if !checkout::pending(self.endpoint.as_deref()).is_empty() => Some(State::Pending),
+            None => None,
+        };
+        match state {
+            Some(State::Succeeded) => self.show(Phase::Succeeded),
+            Some(State::Pending) => self.show(Phase::Pending),
+            _ => {}
+        }
     }
 }
 
@@ -145,8 +192,13 @@ impl PayButton {
             labels,
             phase: Cell::new(Phase::Idle),
             in_flight: RefCell::new(None),
+            endpoint,
+            fingerprint: RefCell::new(None),
         });
-        let pending = !checkout::pending(endpoint.as_deref()).is_empty();
+        // A checkout page with a button hears other tabs from the start.
+        tabs::open();
+        tabs::watch(Rc::downgrade(&inner) as alloc::rc::Weak<dyn PeerWatcher>);
+        let pending = !checkout::pending(inner.endpoint.as_deref()).is_empty();
         inner.show(if pending { Phase::Pending } else { Phase::Idle });
         BOUND.with(|b| b.borrow_mut().push(inner.element.clone()));
         Ok(PayButton { inner })

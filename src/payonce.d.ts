@@ -158,7 +158,10 @@ export interface StoredPayment {
  * With no `key`, payonce reuses the key of an unexpired pending or succeeded
  * payment with the same endpoint and details (after a double-click or a
  * reload), or mints a UUID v4 and records it in sessionStorage before sending.
- * Concurrent calls for the same payment share one request.
+ * Concurrent calls for the same payment share one request. Other tabs of the
+ * origin paying the same details share the key too: a payment waits for one
+ * still on the wire in another tab, then settles with its outcome (see the
+ * README, "Across tabs"; needs BroadcastChannel and Web Locks, else per tab).
  *
  * Called before {@link init} has finished, it starts loading the module (if nothing
  * has) and reads the details once the module is there.
@@ -218,7 +221,9 @@ export interface PayButtonOptions {
  * after a final failure (a new payment) or an unknown outcome (the same key is
  * sent again). On construction it shows a payment left pending by a reload (made
  * before the module is there, it binds the element once {@link init} or the first
- * payment has loaded it).
+ * payment has loaded it); it turns "paid" when the same payment (before its first:
+ * any payment to its `endpoint`) succeeds in another tab, and shows the payment's
+ * state again when the page comes back from the back/forward cache.
  */
 export class PayButton {
   constructor(element: Element, options?: PayButtonOptions);

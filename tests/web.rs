@@ -212,6 +212,22 @@ export async function anotherFrameStarts(key, canonicalBody) {
   await new Promise((r) => setTimeout(r, 50)); // storage events arrive as tasks
   frame.remove();
 }
+// Another tab, as payonce's tabs see it: messages on the channel `payonce:v1` (a second
+// BroadcastChannel object in this page hears and is heard like one in another tab).
+// `peerSays(state, key, canonicalBody, endpoint)` announces a record saved there.
+export async function peerSays(state, key, canonicalBody, endpoint) {
+  const real = new URL('/api/charges', location.href).href;
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(real + '\n' + canonicalBody));
+  const fp = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const now = Date.now();
+  const channel = new BroadcastChannel('payonce:v1');
+  channel.postMessage('not a payonce message');
+  channel.postMessage(`saved\tpeer1\tpayonce:v1:${key}\t1,${state},${fp},${now},${now},${now + 86400000},1,1,${endpoint ?? real}`);
+  channel.postMessage('saved\tpeer1\tpayonce:v1:bad key\t1,s,zz');
+  channel.postMessage('bye\tpeer1');
+  await new Promise((r) => setTimeout(r, 50)); // messages arrive as tasks
+  channel.close();
+}
 export function storageDump() {
   const out = [];
   for (let i = 0; i < sessionStorage.length; i++) { const k = sessionStorage.key(i); out.push(k + '=' + sessionStorage.getItem(k)); }
@@ -232,6 +248,9 @@ extern "C" {
     fn sleep(ms: u32) -> Promise;
     #[wasm_bindgen(js_name = anotherFrameStarts)]
     fn another_frame_starts(key: &str, canonical_body: &str) -> Promise;
+    #[wasm_bindgen(js_name = peerSays)]
+    fn peer_says(state: &str, key: &str, canonical_body: &str, endpoint: Option<String>)
+        -> Promise;
     #[wasm_bindgen(js_name = storageDump)]
     fn storage_dump() -> String;
     #[wasm_bindgen(js_name = setItem)]
@@ -435,6 +454,44 @@ async fn a_payment_another_frame_of_the_tab_started_is_joined_by_its_details() {
     assert_eq!(calls.length(), 2);
     assert_eq!(s(&calls.get(1), "headers.idempotency-key"), "their-key-1");
     assert_eq!(s(&r, "key"), "their-key-1");
+}
+
+const DETAILS_JSON: &str = r#"{"amount":5000,"currency":"usd","customer_id":"cust_12345","payment_method_id":"pm_card_visa"}"#;
+
+#[wasm_bindgen_test]
+async fn a_payment_another_tab_announced_lends_its_key_and_junk_on_the_channel_is_ignored() {
+    let calls = fresh("[{}, { headers: { 'Idempotent-Replayed': 'true' } }]");
+    // payonce listens from its first call on.
+    pay_ok("{ amount: 1, currency: 'usd' }", "").await;
+    JsFuture::from(peer_says("s", "peer-key-1", DETAILS_JSON, None))
+        .await
+        .unwrap();
+    let r = pay_ok(DETAILS, "").await;
+    assert_eq!(calls.length(), 2);
+    assert_eq!(s(&calls.get(1), "headers.idempotency-key"), "peer-key-1");
+    assert_eq!(s(&r, "key"), "peer-key-1");
+}
+
+#[wasm_bindgen_test]
+async fn a_record_another_tab_announces_for_another_endpoint_lends_nothing() {
+    let calls = fresh("[{}, {}]");
+    pay_ok("{ amount: 1, currency: 'usd' }", "").await;
+    JsFuture::from(peer_says(
+        "p",
+        "planted-1",
+        DETAILS_JSON,
+        Some("https://evil.test/steal".into()),
+    ))
+    .await
+    .unwrap();
+    pay_ok(DETAILS, "").await;
+    let call = calls.get(1);
+    assert_ne!(s(&call, "headers.idempotency-key"), "planted-1");
+    assert_eq!(
+        s(&call, "url"),
+        s(&v("location"), "origin") + "/api/charges"
+    );
+    assert!(!storage_dump().contains("evil.test"), "{}", storage_dump());
 }
 
 #[wasm_bindgen_test]

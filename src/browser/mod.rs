@@ -2,7 +2,7 @@
 //!
 //! It reads JS input without ever panicking (`convert`), sends requests
 //! (`fetch`), keeps records in sessionStorage (`storage`), reads the clock
-//! (`clock`) and declares the raw JS imports (`js`). It makes no payment
+//! (`clock`), coordinates with other tabs (`tabs`) and declares the raw JS imports (`js`). It makes no payment
 //! decision: those are in `crate::rules`.
 
 pub mod clock;
@@ -10,3 +10,4 @@ pub mod convert;
 pub mod fetch;
 pub mod js;
 pub mod storage;
+pub mod tabs;

@@ -71,6 +71,11 @@ impl SessionStore {
     pub fn drop_memory() {
         STORE.with(Mirrored::drop_memory);
     }
+
+    /// Reads storage again at the next lookup (see [`Mirrored::reread`]).
+    pub fn reread() {
+        STORE.with(Mirrored::reread);
+    }
 }
 
 impl Store for SessionStore {

@@ -26,6 +26,11 @@ pub struct Lookup<'a> {
     pub fingerprint: &'a str,
     /// The caller's own key, if any.
     pub caller_key: Option<&'a str>,
+    /// The key of the payment another tab had on the wire for these details
+    /// when this call began, and which this call waited for: it lends its key
+    /// whatever its outcome, so both tabs settle with the one outcome (the
+    /// server replays it) instead of the second starting a new payment.
+    pub joined: Option<&'a str>,
 }
 
 /// Picks the record for a payment. The payment saves it before its first
@@ -37,9 +42,13 @@ pub fn resolve<B>(
     mint: impl FnOnce() -> String,
 ) -> Result<Record, PayError<B>> {
     store.sweep(lookup.now_ms);
+    let joined = || {
+        let r = store.by_key(lookup.joined?)?;
+        (r.fingerprint == lookup.fingerprint).then_some(r)
+    };
     let found = match lookup.caller_key {
         Some(key) => store.by_key(key),
-        None => store.by_fingerprint(lookup.fingerprint),
+        None => store.by_fingerprint(lookup.fingerprint).or_else(joined),
     };
     let found = match found {
         Some(r) if r.is_expired(lookup.now_ms) || !matches_itself(&r, lookup) => {
@@ -60,7 +69,11 @@ pub fn resolve<B>(
             err.key = Some(key);
             return Err(err);
         }
-        found => found.filter(|r| lookup.caller_key.is_some() || r.is_live(lookup.now_ms)),
+        found => found.filter(|r| {
+            lookup.caller_key.is_some()
+                || r.is_live(lookup.now_ms)
+                || lookup.joined == Some(r.key.as_str())
+        }),
     };
     Ok(found.unwrap_or_else(|| {
         let key = lookup.caller_key.map_or_else(mint, str::to_owned);
@@ -105,6 +118,7 @@ mod tests {
             endpoint,
             fingerprint: &fp,
             caller_key: key,
+            joined: None,
         };
         resolve(s, &lookup, || mint.to_owned())
     }
@@ -160,6 +174,46 @@ mod tests {
         r.state = State::Failed;
         s.save(&r);
         assert_eq!(find(&s, 1000, EP, BODY, None, "k2").unwrap().key, "k2");
+    }
+
+    #[test]
+    fn a_joined_payment_lends_its_key_whatever_its_outcome() {
+        let s = MemStore::default();
+        let mut r = find(&s, 1000, EP, BODY, None, "k1").unwrap();
+        r.state = State::Failed;
+        s.save(&r);
+        let fp = fingerprint(EP, BODY);
+        let lookup = |joined, caller_key| Lookup {
+            now_ms: 1000,
+            ttl_ms: TTL,
+            endpoint: EP,
+            fingerprint: &fp,
+            caller_key,
+            joined,
+        };
+        let got = |l: &Lookup<'_>| resolve::<()>(&s, l, || "k2".to_owned()).unwrap().key;
+        assert_eq!(
+            got(&lookup(Some("k1"), None)),
+            "k1",
+            "waited for k1: its outcome"
+        );
+        assert_eq!(
+            got(&lookup(None, None)),
+            "k2",
+            "did not wait: a new payment"
+        );
+        assert_eq!(
+            got(&lookup(Some("k1"), Some("mine"))),
+            "mine",
+            "a caller key is never replaced"
+        );
+        // A joined key recorded for other details lends nothing.
+        let other = fingerprint(EP, r#"{"amount":1}"#);
+        let l = Lookup {
+            fingerprint: &other,
+            ..lookup(Some("k1"), None)
+        };
+        assert_eq!(resolve::<()>(&s, &l, || "k3".to_owned()).unwrap().key, "k3");
     }
 
     #[test]

@@ -16,4 +16,5 @@ pub mod record;
 pub mod retry;
 pub mod sha256;
 pub mod store;
+pub mod tabs;
 pub mod text;

@@ -602,6 +602,7 @@ pub(crate) mod tests {
             endpoint: EP,
             fingerprint,
             caller_key,
+            joined: None,
         }
     }
 

@@ -232,6 +232,7 @@ impl World {
             endpoint: EP,
             fingerprint,
             caller_key: None,
+            joined: None,
         }
     }
 

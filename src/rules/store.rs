@@ -169,6 +169,13 @@ impl<B: Backend> Mirrored<B> {
         self.swept.set(false);
     }
 
+    /// Reads storage again at the next lookup, keeping the mirror: a page
+    /// restored from the back/forward cache missed what other pages of the
+    /// tab wrote meanwhile (the higher revision of each record wins).
+    pub fn reread(&self) {
+        self.loaded.set(false);
+    }
+
     /// The backend, for tests that break it.
     #[cfg(test)]
     pub fn backend(&self) -> &B {
@@ -551,6 +558,24 @@ pub(crate) mod tests {
             store.by_fingerprint(&older.fingerprint).map(|r| r.key),
             Some("k2".into()),
             "the most recently updated live record wins"
+        );
+    }
+
+    #[test]
+    fn a_page_restored_from_the_cache_sees_what_other_pages_wrote_meanwhile() {
+        let store = Mirrored::new(FlakyBackend::default());
+        store.sweep(1000); // this page reads storage (empty), then is frozen
+        let theirs = paid("theirs", 'a');
+        store
+            .backend()
+            .items
+            .borrow_mut()
+            .insert(theirs.item_name(), theirs.encode());
+        assert_eq!(store.by_fingerprint(&theirs.fingerprint), None);
+        store.reread();
+        assert_eq!(
+            store.by_fingerprint(&theirs.fingerprint).map(|r| r.key),
+            Some("theirs".into())
         );
     }
 
