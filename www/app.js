@@ -57,6 +57,8 @@ function renderCart() {
     return li;
   }));
   $('total').textContent = money(total);
+  // The same order in a new tab (its own sessionStorage): payonce tells the tabs apart.
+  $('another-tab').href = location.href;
 }
 
 async function api(path, body) {
