@@ -240,6 +240,7 @@ fn launch(call: Call, record: Option<Record>, watcher: Option<Rc<dyn Watcher>>) 
                 started_ms: now_ms(),
                 joined: None,
                 release: None,
+                ask: None,
             }),
             None,
         ),
@@ -392,6 +393,8 @@ struct Coordination {
     joined: Option<String>,
     /// Releases the lock, once granted.
     release: Option<Function>,
+    /// The ask waiting for the other tabs' answers.
+    ask: Option<u32>,
 }
 
 /// The longest wait for the other tabs' answers.
@@ -419,6 +422,9 @@ impl Flight {
                 return Some(tabs::within(&ready, left));
             }
         }
+        if let Waiting::Ready = waited {
+            tabs::handshake_over();
+        }
         if let Waiting::Start | Waiting::Ready = waited {
             if !aborted && !tabs::alone() {
                 self.waiting = Waiting::Lock;
@@ -429,10 +435,14 @@ impl Flight {
             if ok {
                 c.release = value.dyn_into::<Function>().ok();
             }
-            if let Some(answers) = tabs::ask(&fingerprint).filter(|_| !aborted) {
+            if let Some((ask, answers)) = tabs::ask(&fingerprint).filter(|_| !aborted) {
+                c.ask = Some(ask);
                 self.waiting = Waiting::Answers;
                 return Some(tabs::within(&answers, left.min(ASK_MS as f64)));
             }
+        }
+        if let Some(ask) = c.ask.take() {
+            tabs::answers_over(ask);
         }
         let joined = c
             .joined

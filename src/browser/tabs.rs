@@ -83,6 +83,7 @@ struct Held {
 
 /// An `Ask` waiting for the other tabs' answers.
 struct Asking {
+    id: u32,
     waiting: Vec<String>,
     resolve: Function,
 }
@@ -267,6 +268,23 @@ pub fn ready() -> Option<Promise> {
     })
 }
 
+/// Ends the handshake for a payment that waited as long as it may: a tab the
+/// lock manager named but that never answered (hung) counts as present, so
+/// later payments take the locks but no longer wait for the handshake.
+pub fn handshake_over() {
+    let resolve = with(|t| {
+        if t.phase != Phase::Starting {
+            return None;
+        }
+        t.phase = Phase::Open;
+        t.expected = Some(Vec::new());
+        t.ready.take().map(|(_, r)| r)
+    });
+    if let Some(resolve) = resolve {
+        call(&resolve);
+    }
+}
+
 /// Whether this tab knows no other payonce tab, so a payment runs as it does
 /// without tabs. False while the handshake runs.
 pub fn alone() -> bool {
@@ -285,13 +303,16 @@ pub fn lock_payment(fingerprint: &str, ms: f64) -> Promise {
 
 /// Asks the other tabs for their record of this payment. The promise settles
 /// when every known tab has answered (and has taken in what they reported).
-pub fn ask(fingerprint: &str) -> Option<Promise> {
+pub fn ask(fingerprint: &str) -> Option<(u32, Promise)> {
     with(|t| {
         if t.phase != Phase::Open || t.peers.is_empty() {
             return None;
         }
         let pair = deferred();
+        let id = t.next;
+        t.next = t.next.wrapping_add(1);
         t.asks.push(Asking {
+            id,
             waiting: t.peers.clone(),
             resolve: pair.get(1).unchecked_into(),
         });
@@ -299,8 +320,21 @@ pub fn ask(fingerprint: &str) -> Option<Promise> {
             from: &t.me,
             fingerprint,
         });
-        Some(pair.get(0).unchecked_into())
+        Some((id, pair.get(0).unchecked_into()))
     })
+}
+
+/// Ends the ask `id` once its wait is over: the tabs that did not answer
+/// (hung, or frozen in the background) are forgotten until they speak again,
+/// so they do not hold up every later payment of this tab.
+pub fn answers_over(id: u32) {
+    with(|t| {
+        let Some(at) = t.asks.iter().position(|a| a.id == id) else {
+            return;
+        };
+        let silent = t.asks.swap_remove(at).waiting;
+        t.peers.retain(|p| !silent.contains(p));
+    });
 }
 
 /// The key of the newest record another tab saved for these details at or
@@ -491,7 +525,7 @@ impl PayonceTabs {
     pub fn started(&self, release: JsValue, held: String) {
         let release = release.dyn_into::<Function>().ok();
         let (drop_lock, resolve) = with(|t| {
-            if t.phase != Phase::Starting {
+            if !matches!(t.phase, Phase::Starting | Phase::Open) {
                 // Hidden meanwhile: the lock is not kept.
                 return (release, None);
             }

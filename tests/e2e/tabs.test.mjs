@@ -227,3 +227,29 @@ test('a 3-D Secure style navigation away mid-payment: back on the checkout, Pay 
   assert.equal((await ledger()).charges.length, 1);
   await context.close();
 });
+
+test('a tab that holds its payonce lock but never answers (hung) delays one payment by at most the attempt timeout', async () => {
+  const { context, open, problems } = await profile();
+  // A same-origin page that looks like a payonce tab to the lock manager and stays silent.
+  const hung = await context.newPage();
+  await hung.goto(`${gateway.url}/favicon.svg`);
+  await hung.evaluate(() => { navigator.locks.request('payonce:tab:hung1', () => new Promise(() => {})); });
+  const a = await open();
+  const timed = () => a.evaluate(async () => {
+    const { processPayment, details, PAY_OPTIONS } = window.payonceDemo;
+    const t = performance.now();
+    const r = await processPayment(details(), undefined, PAY_OPTIONS);
+    return { ms: performance.now() - t, replayed: r.replayed, timeoutMs: PAY_OPTIONS.timeoutMs };
+  });
+  const first = await timed();
+  const second = await timed();
+  // Figures, not assertions: the first waits for the silent tab, the second no longer does.
+  console.log(`# with a hung tab: first payment ${first.ms.toFixed(0)} ms, second ${second.ms.toFixed(0)} ms (attempt timeout ${first.timeoutMs} ms)`);
+  assert.equal(first.replayed, false);
+  assert.equal(second.replayed, true);
+  const l = await ledger();
+  assert.equal(l.charges.length, 1);
+  assert.equal(keysOf(l).length, 1);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
