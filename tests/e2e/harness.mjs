@@ -170,7 +170,9 @@ export async function launchBrowser({ engine = ENGINE, prelude = null } = {}) {
 export function launchChromium() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
+    // The back/forward cache on, as in a shopper's browser (playwright turns it off).
+    args: [...CHROMIUM_ARGS, '--enable-features=BackForwardCache'],
+    ignoreDefaultArgs: ['--disable-back-forward-cache'],
     headless: true,
   });
 }
@@ -216,7 +218,8 @@ function chromiumPage(page) {
   return withWaits({
     goto: async (url) => { await page.goto(url); },
     reload: async () => { await page.reload(); },
-    back: async () => { await page.goBack(); },
+    // A page restored from the back/forward cache fires no load event: wait for the commit.
+    back: async () => { await page.goBack({ waitUntil: 'commit' }); },
     evaluate,
     click: (selector) => page.click(selector),
     select: async (selector, value) => { await page.selectOption(selector, value); },
