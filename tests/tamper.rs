@@ -303,6 +303,57 @@ async fn page_code_in_on_event_and_in_getters_can_call_payonce_again() {
 }
 
 #[wasm_bindgen_test]
+async fn details_made_in_another_frame_are_plain_data_too() {
+    start();
+    let calls = record_fetch(false, 200, JsValue::UNDEFINED);
+    // A same-origin frame's objects and arrays have that frame's prototypes.
+    let details = v("(() => {
+        const f = document.createElement('iframe');
+        document.body.append(f);
+        const W = f.contentWindow;
+        const o = new W.Object();
+        o.amount = 1;
+        o.currency = 'usd';
+        o.items = W.Array.from([W.Object.assign(new W.Object(), { sku: 'a' })]);
+        return o;
+    })()");
+    let result = settle(payonce::process_payment(
+        details,
+        JsValue::UNDEFINED,
+        options(""),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{}", s(&e, "message")));
+    assert_eq!(get(&result, "status").as_f64(), Some(200.0));
+    assert_eq!(
+        s(&calls.get(0), "body"),
+        r#"{"amount":1,"currency":"usd","items":[{"sku":"a"}]}"#
+    );
+    // Still refused: a class instance, and an object whose prototype is a bare object.
+    for (bad, name) in [
+        ("new (class Basket {})()", "a Basket"),
+        ("new Error('e')", "an Error"),
+    ] {
+        let err = settle(payonce::process_payment(
+            v(&format!("{{ x: {bad} }}")),
+            JsValue::UNDEFINED,
+            options(""),
+        ))
+        .await
+        .unwrap_err();
+        assert!(s(&err, "message").contains(name), "{}", s(&err, "message"));
+    }
+    let err = settle(payonce::process_payment(
+        v("{ x: Object.create(Object.create(null)) }"),
+        JsValue::UNDEFINED,
+        options(""),
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(s(&err, "code"), "invalid_input");
+}
+
+#[wasm_bindgen_test]
 async fn a_payment_on_the_wire_cannot_be_forgotten() {
     start();
     let calls = record_fetch(true, 200, JsValue::UNDEFINED);

@@ -329,10 +329,14 @@ impl Walker {
         Ok(Value::Object(members))
     }
 
-    /// Refuses anything but a plain object (or one with a null prototype).
+    /// Refuses anything but a plain object (or one with a null prototype), from this
+    /// page or from another frame: each frame has its own `Object.prototype`.
     fn plain(&self, v: &JsValue, path: &str) -> Result<(), String> {
         let proto = js::prototype_of(v).map_err(|e| threw(path, "its prototype", &e))?;
-        if proto.is_null() || Object::is(&proto, &self.object_prototype) {
+        if proto.is_null()
+            || Object::is(&proto, &self.object_prototype)
+            || is_object_prototype(&proto)
+        {
             return Ok(());
         }
         let name = js::get(&proto, "constructor")
@@ -341,9 +345,14 @@ impl Walker {
             .and_then(|n| text(&n, 64).ok())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "class instance".to_owned());
+        let article = if name.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']) {
+            " is an "
+        } else {
+            " is a "
+        };
         Err(cat(&[
             path,
-            " is a ",
+            article,
             &name,
             "; payment details must be plain objects, arrays, strings, numbers, booleans or null",
         ]))
@@ -383,6 +392,17 @@ fn over_budget(at: &str) -> String {
         &num(MAX_BODY_BYTES as u64),
         " bytes, so send large data by reference (an id) instead",
     ])
+}
+
+/// Whether `proto` is some frame's `Object.prototype`: the end of its chain, and the
+/// `prototype` of its own `constructor`.
+fn is_object_prototype(proto: &JsValue) -> bool {
+    js::prototype_of(proto).is_ok_and(|p| p.is_null())
+        && js::get(proto, "constructor")
+            .ok()
+            .filter(JsValue::is_function)
+            .and_then(|c| js::get(&c, "prototype").ok())
+            .is_some_and(|p| Object::is(&p, proto))
 }
 
 fn threw(path: &str, what: &str, thrown: &JsValue) -> String {
