@@ -13,7 +13,7 @@
 use super::js::{self, Local};
 use crate::rules::json::{self, Value};
 use crate::rules::key::MAX_KEY_LEN;
-use crate::rules::record::MAX_ENDPOINT_LEN as MAX_ENDPOINT;
+use crate::rules::record::{MAX_ENDPOINT_LEN as MAX_ENDPOINT, MAX_KEY_TTL_MS};
 use crate::rules::retry::Policy;
 use crate::rules::text::{cat, hex, num};
 use alloc::borrow::ToOwned;
@@ -503,7 +503,7 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         "keyTtlMs",
         DEFAULT_KEY_TTL_MS,
         1,
-        7 * DEFAULT_KEY_TTL_MS,
+        MAX_KEY_TTL_MS,
     )?;
     let header_name = idempotency_header(&field("idempotencyHeader")?)?;
     let quoted_key = quoted_key(&field("quotedKey")?)?;

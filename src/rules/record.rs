@@ -14,7 +14,8 @@ use super::sha256;
 /// Record item names start with this: one item per payment (see `store`).
 pub const PREFIX: &str = "payonce:v1:";
 
-/// The longest key lifetime payonce accepts (the `keyTtlMs` option's limit).
+/// The longest key lifetime payonce accepts: the `keyTtlMs` option's limit, and so the
+/// longest lifetime a stored record may claim.
 pub const MAX_KEY_TTL_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 /// The attempt count stops here (a record is read back only within the bounds).
 pub const MAX_ATTEMPTS: u32 = 1_000_000;
