@@ -171,7 +171,7 @@ impl Call {
             caller_key: self.caller_key.clone(),
             fingerprint: self.fingerprint.clone(),
             endpoint: self.options.endpoint.clone(),
-            ttl_ms: self.options.key_ttl_ms,
+            ttl_ms: self.options.policy.key_ttl_ms,
         }
     }
 }
@@ -343,7 +343,10 @@ impl Job {
             );
             input = match effect {
                 Effect::Send(req) => {
-                    match flight.transport.send(req.endpoint, req.key, &flight.body) {
+                    match flight
+                        .transport
+                        .send(req.endpoint, req.key, &flight.body, req.timeout_ms)
+                    {
                         Ok((promise, guard)) => {
                             flight.waiting = Waiting::Fetch(guard);
                             return Some(promise);
@@ -354,6 +357,7 @@ impl Job {
                 Effect::ReadBody => match core::mem::replace(&mut flight.waiting, Waiting::Nothing)
                 {
                     Waiting::Head(guard, text) => {
+                        let text = guard.race(&text);
                         flight.waiting = Waiting::Body(guard);
                         return Some(text);
                     }
@@ -534,11 +538,10 @@ pub(crate) fn in_flight(key: &str) -> bool {
 
 /// The payments whose outcome is unknown, oldest first (for `pendingPayments`).
 pub(crate) fn pending(endpoint: Option<&str>) -> Vec<Record> {
-    let now = now_ms();
     let mut records: Vec<Record> = SessionStore
         .all()
         .into_iter()
-        .filter(|r| r.state == State::Pending && !r.is_expired(now))
+        .filter(|r| r.state == State::Pending)
         .filter(|r| endpoint.is_none_or(|e| e == r.endpoint))
         .collect();
     crate::rules::text::sort_by(&mut records, |a, b| a.created_ms < b.created_ms);
@@ -672,6 +675,7 @@ impl Observer for JsObserver {
                 ("delayMs", num_js(delay_ms)),
                 ("reason", reason.as_str().into()),
             ],
+            Event::NotSaved { key } => vec![("type", "not-saved".into()), ("key", key.into())],
         };
         let _ = callback.call1(&JsValue::NULL, &js::object(&fields));
     }

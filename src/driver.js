@@ -26,14 +26,49 @@ export async function drive(job) {
   }
 }
 
+// The timers as they were when payonce loaded: every wait payonce makes ends by
+// one of these, whatever page code later does to the globals.
+const setTimer = globalThis.setTimeout;
+const clearTimer = globalThis.clearTimeout;
+
+/** `setTimeout(f, ms)`, payonce's own. */
+export function startTimer(f, ms) {
+  return setTimer(f, ms);
+}
+
+/** `clearTimeout(id)`, payonce's own. */
+export function stopTimer(id) {
+  clearTimer(id);
+}
+
+/**
+ * One attempt's end, of payonce's own: `[controller, stopped, stop]`. fetch gets
+ * `controller.signal`; the attempt awaits the race of its promise and `stopped`,
+ * which rejects once `stop()` aborts the controller (its timer or the caller's
+ * signal), so the attempt ends then whatever fetch or the body do with the signal.
+ */
+export function attempt() {
+  const controller = new AbortController();
+  let reject;
+  const stopped = new Promise((_, r) => {
+    reject = r;
+  });
+  stopped.catch(() => {});
+  const stop = () => {
+    controller.abort();
+    reject(new Error('payonce ended the attempt'));
+  };
+  return [controller, stopped, stop];
+}
+
 /** Resolves after `ms`; rejects at once if `signal` aborts first. */
 export function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     const stop = () => {
-      clearTimeout(timer);
+      clearTimer(timer);
       reject(signal.reason);
     };
-    const timer = setTimeout(() => {
+    const timer = setTimer(() => {
       signal?.removeEventListener('abort', stop);
       resolve();
     }, ms);
@@ -183,5 +218,5 @@ export function deferred() {
 
 /** `promise`, or undefined after `ms`, whichever comes first. */
 export function within(promise, ms) {
-  return Promise.race([promise, new Promise((r) => setTimeout(r, ms))]);
+  return Promise.race([promise, new Promise((r) => setTimer(r, ms))]);
 }

@@ -457,10 +457,8 @@ pub struct Options {
     pub endpoint: String,
     /// Caller headers, in order.
     pub headers: Vec<(String, String)>,
-    /// Retries and timeouts.
+    /// Retries, timeouts, key lifetime, what counts as an answer.
     pub policy: Policy,
-    /// How long a key lives.
-    pub key_ttl_ms: u64,
     /// The idempotency header's name.
     pub header_name: String,
     /// Send the key in the draft's quoted form.
@@ -473,15 +471,12 @@ pub struct Options {
     pub on_event: Option<Function>,
 }
 
-/// The longest endpoint accepted, in characters, as written and as an absolute URL.
 /// The longest header name accepted, in characters.
 const MAX_HEADER_NAME: usize = 256;
 /// The most characters accepted in all caller header names and values together.
 const MAX_HEADER_CHARS: usize = 32_768;
 /// The most caller headers accepted.
 const MAX_HEADERS: u32 = 100;
-/// One day, the default key lifetime (the IETF draft's suggestion).
-pub const DEFAULT_KEY_TTL_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Reads the options object.
 pub fn options(value: &JsValue) -> Result<Options, String> {
@@ -498,15 +493,8 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
     // Read in this order, so the first bad option is the one reported.
     let endpoint = endpoint(&field("endpoint")?)?;
     let policy = policy(&field)?;
-    let key_ttl_ms = whole(
-        &field("keyTtlMs")?,
-        "keyTtlMs",
-        DEFAULT_KEY_TTL_MS,
-        1,
-        MAX_KEY_TTL_MS,
-    )?;
     let header_name = idempotency_header(&field("idempotencyHeader")?)?;
-    let quoted_key = quoted_key(&field("quotedKey")?)?;
+    let quoted_key = flag(&field("quotedKey")?, "quotedKey")?;
     let credentials = credentials(&field("credentials")?)?;
     let signal =
         optional::<AbortSignal>(field("signal")?, "options.signal must be an AbortSignal")?;
@@ -516,7 +504,6 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         endpoint,
         headers,
         policy,
-        key_ttl_ms,
         header_name,
         quoted_key,
         credentials,
@@ -573,7 +560,7 @@ fn endpoint_too_long(chars: u64, how: &str) -> String {
 /// The retry and timeout options.
 fn policy(field: &dyn Fn(&'static str) -> Result<JsValue, String>) -> Result<Policy, String> {
     let defaults = Policy::default();
-    Ok(Policy {
+    let policy = Policy {
         max_retries: whole(
             &field("maxRetries")?,
             "maxRetries",
@@ -609,7 +596,17 @@ fn policy(field: &dyn Fn(&'static str) -> Result<JsValue, String>) -> Result<Pol
             1,
             600_000,
         )?,
-    })
+        key_ttl_ms: whole(
+            &field("keyTtlMs")?,
+            "keyTtlMs",
+            defaults.key_ttl_ms,
+            1,
+            MAX_KEY_TTL_MS,
+        )?,
+        accept_html: flag(&field("acceptHtml")?, "acceptHtml")?,
+    };
+    policy.check()?;
+    Ok(policy)
 }
 
 /// `options.idempotencyHeader`: a header name the browser sends and payonce does not own.
@@ -649,13 +646,16 @@ fn idempotency_header(value: &JsValue) -> Result<String, String> {
     Ok(name)
 }
 
-fn quoted_key(value: &JsValue) -> Result<bool, String> {
+/// A true-or-false option, false when absent.
+fn flag(value: &JsValue, name: &str) -> Result<bool, String> {
     if value.is_undefined() {
         return Ok(false);
     }
     value.as_bool().ok_or_else(|| {
         cat(&[
-            "options.quotedKey must be true or false; got ",
+            "options.",
+            name,
+            " must be true or false; got ",
             &js::describe(value),
         ])
     })

@@ -3,7 +3,7 @@
 use super::convert::Options;
 use super::js;
 use crate::rules::key;
-use crate::rules::payment::{Failure, Head};
+use crate::rules::payment::{is_html, Failure, Head};
 use crate::rules::retry::{self, Verdict};
 use crate::rules::text::cat;
 use alloc::string::String;
@@ -16,7 +16,6 @@ pub struct FetchTransport {
     headers: Headers,
     header_name: String,
     quoted_key: bool,
-    timeout_ms: u64,
     credentials: Option<&'static str>,
     signal: Option<AbortSignal>,
 }
@@ -45,25 +44,27 @@ impl FetchTransport {
             headers,
             header_name: options.header_name.clone(),
             quoted_key: options.quoted_key,
-            timeout_ms: options.policy.timeout_ms,
             credentials: options.credentials,
             signal: options.signal.clone(),
         })
     }
 
-    /// Sends one attempt. The returned guard owns its timeout; keep it until
-    /// the body is read, so a server that stalls mid-body is a timeout too.
+    /// Sends one attempt, which may take `timeout_ms`. The returned guard owns
+    /// that timer; keep it until the body is read, and await what
+    /// [`AttemptGuard::race`] gives, so the attempt ends on time whatever fetch
+    /// does with its signal.
     pub fn send(
         &self,
         endpoint: &str,
         key: &str,
         body: &str,
+        timeout_ms: u64,
     ) -> Result<(Promise, AttemptGuard), Failure> {
         // The same key on every attempt; set (not append) replaces any caller header of that name.
         self.headers
             .set(&self.header_name, &key::header_value(key, self.quoted_key))
             .map_err(|e| Failure::Network(js::describe_thrown(&e)))?;
-        let guard = AttemptGuard::new(self.timeout_ms, self.signal.as_ref())?;
+        let guard = AttemptGuard::new(timeout_ms, self.signal.as_ref())?;
         let init = js::object(&[
             ("method", js::name("POST")),
             ("headers", self.headers.clone().into()),
@@ -77,7 +78,7 @@ impl FetchTransport {
             js::set(&init, "credentials", &js::name(credentials));
         }
         match js::fetch(endpoint, &init) {
-            Ok(promise) => Ok((promise, guard)),
+            Ok(promise) => Ok((guard.race(&promise), guard)),
             Err(e) => Err(guard.failure(&e)),
         }
     }
@@ -87,29 +88,34 @@ impl FetchTransport {
 /// whichever way the attempt ends.
 pub struct AttemptGuard {
     controller: AbortController,
-    timer: Option<JsValue>,
+    /// Rejects once the attempt is stopped (its time is up, or the caller aborted).
+    stopped: Promise,
+    timer: JsValue,
     caller: Option<(AbortSignal, Function)>,
 }
 
 impl AttemptGuard {
     fn new(timeout_ms: u64, caller: Option<&AbortSignal>) -> Result<Self, Failure> {
-        let controller =
-            AbortController::new().map_err(|e| Failure::Network(js::describe_thrown(&e)))?;
-        let abort = js::get(&controller, "abort")
-            .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok())
-            .map(|f| f.bind0(&controller))
-            .ok_or_else(|| Failure::Network("AbortController has no abort()".into()))?;
-        let timer = js::set_timeout(&abort, timeout_ms as f64).ok();
+        let parts = js::attempt().map_err(|e| Failure::Network(js::describe_thrown(&e)))?;
+        let controller: AbortController = parts.get(0).unchecked_into();
+        let stopped: Promise = parts.get(1).unchecked_into();
+        let stop: Function = parts.get(2).unchecked_into();
+        let timer = js::set_timeout(&stop, timeout_ms as f64);
         let caller = caller.map(|signal| {
-            let _ = signal.add_event_listener_with_callback("abort", &abort);
-            (signal.clone(), abort)
+            let _ = signal.add_event_listener_with_callback("abort", &stop);
+            (signal.clone(), stop)
         });
         Ok(AttemptGuard {
             controller,
+            stopped,
             timer,
             caller,
         })
+    }
+
+    /// `promise`, or a rejection once the attempt is stopped, whichever comes first.
+    pub fn race(&self, promise: &Promise) -> Promise {
+        Promise::race(&js_sys::Array::of2(promise, &self.stopped))
     }
 
     /// Why the request was cut off, after fetch or the body read failed.
@@ -126,9 +132,7 @@ impl AttemptGuard {
 
 impl Drop for AttemptGuard {
     fn drop(&mut self) {
-        if let Some(timer) = &self.timer {
-            let _ = js::clear_timeout(timer);
-        }
+        js::clear_timeout(&self.timer);
         if let Some((signal, abort)) = &self.caller {
             let _ = signal.remove_event_listener_with_callback("abort", abort);
         }
@@ -146,6 +150,9 @@ pub fn head(response: JsValue) -> Result<(Head, Promise), JsValue> {
     let headers = response.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     let head = Head {
+        // Read only for a success: what counts as the server's answer.
+        html: matches!(retry::classify(status), Verdict::Success)
+            && header("Content-Type").is_some_and(|t| is_html(&t)),
         status,
         // Read only where a retry may follow: each read is a trip across the boundary.
         retry_after: matches!(retry::classify(status), Verdict::Retry(_))

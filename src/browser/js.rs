@@ -29,6 +29,15 @@ extern "C" {
     /// or `None` when `v` has no `Symbol.iterator`; throws what the iterable throws.
     #[wasm_bindgen(catch)]
     pub fn take(v: &JsValue, max: u32) -> Result<Option<Array>, JsValue>;
+    /// One attempt's `[AbortController, stopped, stop]` (see `driver.js`).
+    #[wasm_bindgen(catch)]
+    pub fn attempt() -> Result<Array, JsValue>;
+    /// `setTimeout(f, ms)` as it was when payonce loaded.
+    #[wasm_bindgen(js_name = startTimer)]
+    pub fn set_timeout(f: &Function, ms: f64) -> JsValue;
+    /// `clearTimeout(id)` as it was when payonce loaded.
+    #[wasm_bindgen(js_name = stopTimer)]
+    pub fn clear_timeout(id: &JsValue);
 }
 
 #[wasm_bindgen]
@@ -36,14 +45,6 @@ extern "C" {
     /// The page's current global `fetch`, looked up at call time.
     #[wasm_bindgen(catch, js_name = fetch)]
     pub fn fetch(url: &str, init: &Object) -> Result<Promise, JsValue>;
-
-    /// `setTimeout(f, ms)`.
-    #[wasm_bindgen(catch, js_name = setTimeout)]
-    pub fn set_timeout(f: &Function, ms: f64) -> Result<JsValue, JsValue>;
-
-    /// `clearTimeout(id)`.
-    #[wasm_bindgen(catch, js_name = clearTimeout)]
-    pub fn clear_timeout(id: &JsValue) -> Result<(), JsValue>;
 
     /// `Object.keys(o)`: own enumerable string keys, as `JSON.stringify` sees them.
     #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]

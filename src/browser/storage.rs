@@ -95,8 +95,8 @@ impl Store for SessionStore {
         STORE.with(|s| s.sweep(now_ms));
     }
 
-    fn save(&self, record: &Record) {
-        STORE.with(|s| s.save(record));
+    fn save(&self, record: &Record) -> bool {
+        STORE.with(|s| s.save(record))
     }
 
     fn remove(&self, key: &str) -> bool {

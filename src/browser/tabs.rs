@@ -404,8 +404,8 @@ impl Store for TabStore {
         SessionStore.all()
     }
 
-    fn save(&self, record: &Record) {
-        SessionStore.save(record);
+    fn save(&self, record: &Record) -> bool {
+        let stored = SessionStore.save(record);
         with(|t| {
             if t.phase == Phase::Open && !t.peers.is_empty() {
                 let (name, value) = (record.item_name(), record.encode());
@@ -416,6 +416,7 @@ impl Store for TabStore {
                 });
             }
         });
+        stored
     }
 
     fn remove(&self, key: &str) -> bool {
@@ -437,7 +438,7 @@ fn adopt(name: &str, value: &str) -> Option<Record> {
     if !rules::takes_over(mine.as_ref(), &theirs, now) {
         return None;
     }
-    SessionStore.save(&theirs);
+    let _ = SessionStore.save(&theirs);
     with(|t| {
         if t.seen.len() >= SEEN {
             // Kept short: the older half goes.

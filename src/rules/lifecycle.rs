@@ -75,16 +75,31 @@ pub fn resolve<B>(
                 || lookup.joined == Some(r.key.as_str())
         }),
     };
-    Ok(found.unwrap_or_else(|| {
-        let key = lookup.caller_key.map_or_else(mint, str::to_owned);
-        Record::new(
-            key,
-            lookup.fingerprint.to_owned(),
-            lookup.endpoint.to_owned(),
-            lookup.now_ms,
-            lookup.ttl_ms,
-        )
-    }))
+    if let Some(found) = found {
+        return Ok(found);
+    }
+    let key = match lookup.caller_key {
+        Some(key) => key.to_owned(),
+        None => {
+            let key = mint();
+            // Random keys do not repeat: this one came from a broken random source.
+            if store.by_key(&key).is_some() {
+                return Err(PayError::invalid(cat(&[
+                    "the new key '",
+                    &key,
+                    "' is one payonce already holds for another payment, so this page's crypto.getRandomValues is broken (replaced, or not random); nothing was sent",
+                ])));
+            }
+            key
+        }
+    };
+    Ok(Record::new(
+        key,
+        lookup.fingerprint.to_owned(),
+        lookup.endpoint.to_owned(),
+        lookup.now_ms,
+        lookup.ttl_ms,
+    ))
 }
 
 /// A record with this payment's fingerprint must name this payment's endpoint:
@@ -217,14 +232,42 @@ mod tests {
     }
 
     #[test]
-    fn keys_expire_after_their_lifetime() {
+    fn a_settled_key_expires_after_its_lifetime_and_a_pending_one_never() {
         let s = MemStore::default();
-        saved(&s, find(&s, 1000, EP, BODY, None, "k1").unwrap());
+        let mut paid = find(&s, 1000, EP, BODY, None, "k1").unwrap();
+        paid.settle(State::Succeeded, 1000, TTL);
+        s.save(&paid);
+        assert_eq!(
+            find(&s, 1000 + TTL, EP, BODY, None, "k2").unwrap().key,
+            "k1"
+        );
         assert_eq!(
             find(&s, 1000 + TTL + 1, EP, BODY, None, "k2").unwrap().key,
             "k2"
         );
         assert!(s.all().is_empty(), "the expired record was purged");
+
+        // The outcome is unknown: whatever the clock does, the key is sent again.
+        let other = r#"{"amount":7}"#;
+        saved(&s, find(&s, 1000, EP, other, None, "p1").unwrap());
+        for now in [1000 + TTL + 1, 1000 + 365 * TTL, 1] {
+            assert_eq!(
+                find(&s, now, EP, other, None, "p2").unwrap().key,
+                "p1",
+                "at {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_minted_key_payonce_already_holds_is_refused() {
+        let s = MemStore::default();
+        saved(&s, find(&s, 1000, EP, BODY, None, "same").unwrap());
+        let err = find(&s, 1000, EP, r#"{"amount":1}"#, None, "same").unwrap_err();
+        assert_eq!((err.code, err.attempts), (Code::InvalidInput, 0));
+        assert!(err.message.contains("getRandomValues"), "{}", err.message);
+        // Its own key is found by its details, not minted.
+        assert_eq!(find(&s, 1000, EP, BODY, None, "same").unwrap().key, "same");
     }
 
     #[test]

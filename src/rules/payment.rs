@@ -29,6 +29,10 @@ pub struct Request<'a> {
     pub key: &'a str,
     /// 1 for the first attempt of this call.
     pub attempt: u32,
+    /// How long the attempt may take, body included. The interpreter ends it
+    /// with its own timer, whatever the transport does with its abort signal,
+    /// and feeds [`Failure::Timeout`].
+    pub timeout_ms: u64,
 }
 
 /// The status line and the headers payonce reads, before the body.
@@ -40,6 +44,17 @@ pub struct Head {
     pub retry_after: Option<String>,
     /// Whether the server said `Idempotent-Replayed: true`.
     pub replayed: bool,
+    /// Whether the body is an HTML page (`Content-Type: text/html` or XHTML).
+    pub html: bool,
+}
+
+/// Whether a `Content-Type` names an HTML page (`text/html`, XHTML), which a
+/// payment API does not answer with but a captive portal or a web server's
+/// fallback route does.
+pub fn is_html(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("text/html")
+        || essence.eq_ignore_ascii_case("application/xhtml+xml")
 }
 
 /// Why an attempt got no HTTP answer (or its body was cut off).
@@ -136,6 +151,13 @@ pub enum Event<'a> {
         /// Why.
         reason: Code,
     },
+    /// Storage could not hold the pending record (even after making room):
+    /// the payment is safe against repeats while the page stays open, not
+    /// across a reload.
+    NotSaved {
+        /// The key whose record only memory holds.
+        key: &'a str,
+    },
 }
 
 /// Receives [`Event`]s.
@@ -165,6 +187,8 @@ pub struct Payment {
     attempt: u32,
     policy: Policy,
     stage: Stage,
+    /// The observer has heard [`Event::NotSaved`] in this call.
+    told_not_saved: bool,
 }
 
 impl Payment {
@@ -175,6 +199,7 @@ impl Payment {
             attempt: 0,
             policy,
             stage: Stage::Ready,
+            told_not_saved: false,
         }
     }
 
@@ -235,7 +260,12 @@ impl Payment {
         self.attempt += 1;
         self.record.attempts = self.record.attempts.saturating_add(1).min(MAX_ATTEMPTS);
         self.record.updated_ms = now_ms;
-        store.save(&self.record);
+        if !store.save(&self.record) && !self.told_not_saved {
+            self.told_not_saved = true;
+            observer.event(Event::NotSaved {
+                key: &self.record.key,
+            });
+        }
         observer.event(Event::Attempt {
             key: &self.record.key,
             attempt: self.attempt,
@@ -245,6 +275,7 @@ impl Payment {
             endpoint: &self.record.endpoint,
             key: &self.record.key,
             attempt: self.attempt,
+            timeout_ms: self.policy.timeout_ms,
         })
     }
 
@@ -258,6 +289,12 @@ impl Payment {
         observer: &impl Observer,
     ) -> Effect<'_, B> {
         let code = match retry::classify(head.status) {
+            // Not the payment server's answer, most likely: the outcome is unknown.
+            Verdict::Success if head.html && !self.policy.accept_html => {
+                let mut err = self.failure(Code::Http, Some(&head), Some(body), true);
+                err.message = messages::html(head.status);
+                return Effect::Done(Err(err));
+            }
             Verdict::Success => {
                 self.settle(State::Succeeded, now_ms, store);
                 return Effect::Done(Ok(Success {
@@ -269,8 +306,10 @@ impl Payment {
                 }));
             }
             Verdict::Definitive(_) => return self.refused(&head, Some(body), now_ms, store),
+            // A redirect will redirect again; an odd status may not come back.
             Verdict::Unknown(code) => {
-                return Effect::Done(Err(self.failure(code, Some(&head), Some(body), false)))
+                let retryable = code != Code::Redirect;
+                return Effect::Done(Err(self.failure(code, Some(&head), Some(body), retryable)));
             }
             Verdict::Retry(code) => code,
         };
@@ -281,7 +320,13 @@ impl Payment {
         self.again(code, retry_after_ms, unit, observer, Some((head, body)))
     }
 
-    /// The server's final no: the key is retired, the next try is a new payment.
+    /// A refusal. It retires the key only on evidence that nothing was charged
+    /// under it: no earlier request with this key (in this call or before it)
+    /// has an unknown outcome, or the answer shows the server's key store was
+    /// consulted (a replayed answer, or 422: the key is bound to other
+    /// details). Otherwise a layer in front of that store (a login that
+    /// expired meanwhile, a firewall) may have answered after an earlier
+    /// attempt was charged, so the key is kept and the outcome stays unknown.
     fn refused<B>(
         &mut self,
         head: &Head,
@@ -289,11 +334,17 @@ impl Payment {
         now_ms: u64,
         store: &impl Store,
     ) -> Effect<'_, B> {
-        self.settle(State::Failed, now_ms, store);
         let code = match retry::classify(head.status) {
             Verdict::Definitive(code) => code,
             _ => Code::Http,
         };
+        let first_ever = self.record.attempts <= 1;
+        if !(first_ever || head.replayed || code == Code::KeyReused) {
+            let mut err = self.failure(code, Some(head), body, true);
+            err.message = messages::refused_after_unknown(head.status);
+            return Effect::Done(Err(err));
+        }
+        self.settle(State::Failed, now_ms, store);
         let mut err = self.failure(code, Some(head), body, false);
         err.key_kept = false;
         err.message = messages::refused(code, head.status);
@@ -360,8 +411,7 @@ impl Payment {
     }
 
     fn settle(&mut self, state: State, now_ms: u64, store: &impl Store) {
-        self.record.state = state;
-        self.record.updated_ms = now_ms;
+        self.record.settle(state, now_ms, self.policy.key_ttl_ms);
         store.save(&self.record);
     }
 
@@ -414,6 +464,27 @@ mod messages {
                 RETIRED,
             ]),
         }
+    }
+
+    /// A refusal after an earlier attempt whose outcome is unknown (the key is kept).
+    pub fn refused_after_unknown(status: u16) -> String {
+        cat(&[
+            "the server refused with status ",
+            &num(u64::from(status)),
+            " after an earlier attempt with this key whose outcome is unknown, so that attempt may have been charged (a login or firewall in front of the payment server may have answered); ",
+            KEPT,
+        ])
+    }
+
+    /// A 2xx whose body is an HTML page: most likely not the payment server.
+    pub fn html(status: u16) -> String {
+        cat(&[
+            "the answer (status ",
+            &num(u64::from(status)),
+            ") was an HTML page, not the payment server's: a Wi-Fi login page (captive portal) or a web server's fallback route may have answered; ",
+            KEPT,
+            " (pass acceptHtml: true if the server answers payments with HTML)",
+        ])
     }
 
     /// Any other end: the outcome may be unknown, and the key is kept.
@@ -567,6 +638,7 @@ pub(crate) mod tests {
                                 status,
                                 retry_after: retry_after.map(Into::into),
                                 replayed,
+                                html: false,
                             })
                         }
                         Err(failure) => Input::NoAnswer(failure),
@@ -695,6 +767,7 @@ pub(crate) mod tests {
             status: 200,
             retry_after: None,
             replayed: false,
+            html: false,
         };
         assert!(matches!(
             p.handle::<u32>(Input::Answered(head), 1000, 0.5, &s, &Silent),
@@ -717,6 +790,7 @@ pub(crate) mod tests {
                 status: 402,
                 retry_after: None,
                 replayed: false,
+                html: false,
             };
             assert!(matches!(
                 p.handle::<u32>(Input::Answered(head), 1000, 0.5, &s, &Silent),
@@ -743,6 +817,7 @@ pub(crate) mod tests {
                 status: 200,
                 retry_after: None,
                 replayed: false,
+                html: false,
             }),
         ] {
             let mut p = start(&s, 1000, None, "k1").unwrap();
@@ -880,6 +955,172 @@ pub(crate) mod tests {
             let t2 = Server::new(vec![Ok((200, None, false))]);
             assert_eq!(pay(&t2, &c, &s, None, "k2").unwrap().key, "k2");
         }
+    }
+
+    #[test]
+    fn a_refusal_after_an_unknown_outcome_keeps_the_key() {
+        // The first attempt may have been charged; a login or firewall then says no.
+        for status in [401, 402, 403, 404] {
+            let t = Server::new(vec![Err(Failure::Timeout), Ok((status, None, false))]);
+            let (c, s) = (FakeClock::at(1000), MemStore::default());
+            let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+            assert_eq!(
+                (
+                    err.code,
+                    err.status,
+                    err.attempts,
+                    err.retryable,
+                    err.key_kept
+                ),
+                (Code::Http, Some(status), 2, true, true)
+            );
+            assert!(
+                err.message.contains("may have been charged"),
+                "{}",
+                err.message
+            );
+            assert_eq!(s.all()[0].state, State::Pending);
+            let t2 = Server::new(vec![Ok((200, None, true))]);
+            assert_eq!(pay(&t2, &c, &s, None, "k2").unwrap().key, "k1");
+        }
+    }
+
+    #[test]
+    fn a_refusal_in_a_later_call_keeps_a_key_an_earlier_call_left_unknown() {
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let lost = Server::new(vec![Err(Failure::Network("reset".into())); 3]);
+        assert!(pay(&lost, &c, &s, None, "k1").unwrap_err().key_kept);
+        let gate = Server::new(vec![Ok((401, None, false))]);
+        let err = pay(&gate, &c, &s, None, "k2").unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.key_kept, err.retryable),
+            (Some("k1"), true, true)
+        );
+        assert_eq!(s.all()[0].state, State::Pending);
+    }
+
+    #[test]
+    fn a_refusal_of_a_repeat_leaves_a_paid_payment_paid() {
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        pay(
+            &Server::new(vec![Ok((201, None, false))]),
+            &c,
+            &s,
+            None,
+            "k1",
+        )
+        .unwrap();
+        let err = pay(
+            &Server::new(vec![Ok((403, None, false))]),
+            &c,
+            &s,
+            None,
+            "k2",
+        )
+        .unwrap_err();
+        assert!(err.key_kept);
+        assert_eq!(s.all()[0].state, State::Succeeded);
+        let again = pay(
+            &Server::new(vec![Ok((201, None, true))]),
+            &c,
+            &s,
+            None,
+            "k3",
+        );
+        assert_eq!(again.unwrap().key, "k1");
+    }
+
+    #[test]
+    fn a_refusal_from_the_key_store_itself_retires_the_key_after_an_unknown() {
+        // A replayed refusal, or 422: the server looked the key up.
+        for (status, replayed) in [(402, true), (422, false)] {
+            let t = Server::new(vec![Err(Failure::Timeout), Ok((status, None, replayed))]);
+            let (c, s) = (FakeClock::at(1000), MemStore::default());
+            let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+            assert_eq!((err.key_kept, err.retryable), (false, false), "{status}");
+            assert_eq!(s.all()[0].state, State::Failed);
+        }
+    }
+
+    #[test]
+    fn a_status_outside_http_s_classes_is_an_unknown_outcome() {
+        for status in [600, 999, 1000, 100, 199] {
+            let t = Server::new(vec![Ok((status, None, false))]);
+            let (c, s) = (FakeClock::at(1000), MemStore::default());
+            let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+            assert_eq!(
+                (err.code, err.attempts, err.retryable, err.key_kept),
+                (Code::Http, 1, true, true),
+                "{status}"
+            );
+            assert_eq!(s.all()[0].state, State::Pending);
+        }
+    }
+
+    #[test]
+    fn an_html_page_is_not_the_payment_server_s_answer_unless_the_caller_says_so() {
+        for accept_html in [false, true] {
+            let s = MemStore::default();
+            let fp = fp();
+            let record = resolve::<u32>(&s, &lookup(1000, &fp, None), || "k1".into()).unwrap();
+            let policy = Policy {
+                accept_html,
+                ..Policy::default()
+            };
+            let mut p = Payment::new(record, policy);
+            assert!(matches!(
+                p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent),
+                Effect::Send(_)
+            ));
+            let head = Head {
+                status: 200,
+                retry_after: None,
+                replayed: false,
+                html: true,
+            };
+            assert!(matches!(
+                p.handle::<u32>(Input::Answered(head), 1000, 0.5, &s, &Silent),
+                Effect::ReadBody
+            ));
+            match p.handle(Input::BodyRead(7u32), 1000, 0.5, &s, &Silent) {
+                Effect::Done(Ok(ok)) if accept_html => assert_eq!(ok.status, 200),
+                Effect::Done(Err(e)) if !accept_html => {
+                    assert_eq!(
+                        (e.code, e.status, e.key_kept, e.retryable),
+                        (Code::Http, Some(200), true, true)
+                    );
+                    assert!(e.message.contains("captive portal"), "{}", e.message);
+                    assert_eq!(s.all()[0].state, State::Pending);
+                }
+                other => panic!("{accept_html}: {other:?}"),
+            }
+        }
+        assert!(
+            is_html("text/html; charset=utf-8")
+                && is_html(" TEXT/HTML")
+                && is_html("application/xhtml+xml")
+        );
+        assert!(!is_html("application/json") && !is_html("text/htmlx") && !is_html(""));
+    }
+
+    #[test]
+    fn a_pending_record_storage_cannot_hold_is_told_once() {
+        let s = MemStore::default();
+        s.backend().broken.set(true);
+        let log = Log::default();
+        let t = Server::new(vec![Err(Failure::Timeout), Ok((201, None, false))]);
+        let c = FakeClock::at(1000);
+        drive(start(&s, 1000, None, "k1").unwrap(), &t, &c, &s, &log).unwrap();
+        let events = log.0.borrow();
+        let told: Vec<_> = events
+            .iter()
+            .filter(|e| e.starts_with("NotSaved"))
+            .collect();
+        assert_eq!(told, [r#"NotSaved { key: "k1" }"#], "{events:?}");
+        assert!(
+            events[0].starts_with("NotSaved"),
+            "told before the request leaves: {events:?}"
+        );
     }
 
     #[test]

@@ -18,9 +18,9 @@
 use super::error::Code;
 use super::json::{canonical, Value};
 use super::lifecycle::{resolve, Lookup};
-use super::payment::tests::{FakeClock, Silent};
-use super::payment::{Effect, Failure, Head, Input, Outcome, Payment};
-use super::record::{fingerprint, Record, PREFIX};
+use super::payment::tests::FakeClock;
+use super::payment::{Effect, Event, Failure, Head, Input, Observer, Outcome, Payment};
+use super::record::{fingerprint, Record, State, PREFIX};
 use super::retry::Policy;
 use super::store::tests::FlakyBackend;
 use super::store::{Mirrored, Store};
@@ -30,6 +30,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 const EP: &str = "https://shop.test/api/charges";
 const TTL: u64 = 24 * 60 * 60 * 1000;
+const HOURS_25: i64 = 25 * 60 * 60 * 1000;
+const YEAR: i64 = 365 * 24 * 60 * 60 * 1000;
 
 /// What happens to one attempt.
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +47,15 @@ enum Fault {
     Unavailable,
     RateLimited(u8),
     Conflict,
+    /// The request reaches the gateway (and is charged), and fetch never
+    /// settles: a page's fetch wrapper dropped the abort signal.
+    Hang,
+    /// The head arrives, and the body never ends.
+    BodyHang,
+    /// A layer in front of the gateway (a WAF, an expired login, a proxy)
+    /// answers without consulting the key store: 401, 403, or a status outside
+    /// the classes HTTP defines.
+    Gate(u16),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -67,6 +78,9 @@ fn fault() -> impl Strategy<Value = Fault> {
         Just(Fault::Unavailable),
         (0u8..20).prop_map(Fault::RateLimited),
         Just(Fault::Conflict),
+        Just(Fault::Hang),
+        Just(Fault::BodyHang),
+        prop::sample::select(vec![401u16, 403, 600, 999]).prop_map(Fault::Gate),
     ]
 }
 
@@ -95,7 +109,10 @@ enum Action {
     BreakStorage(bool),
     Quota(Option<u8>),
     WipeStorage,
-    ClockJump(i32),
+    /// Other code on the origin fills storage: no new item fits until `Unfill`.
+    Fill,
+    Unfill,
+    ClockJump(i64),
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -130,8 +147,11 @@ fn action() -> impl Strategy<Value = Action> {
         1 => any::<bool>().prop_map(Action::BreakStorage),
         1 => prop::option::of(0u8..4).prop_map(Action::Quota),
         1 => Just(Action::WipeStorage),
-        // At most 30 jumps of at most half an hour: never past the 24 h key lifetime.
-        1 => (-1_800_000i32..1_800_000).prop_map(Action::ClockJump),
+        1 => Just(Action::Fill),
+        1 => Just(Action::Unfill),
+        // Small jumps, and jumps across the key lifetime both ways: 25 h, a year.
+        1 => (-1_800_000i64..1_800_000).prop_map(Action::ClockJump),
+        1 => prop::sample::select(vec![-HOURS_25, HOURS_25, TTL as i64 + 1, YEAR]).prop_map(Action::ClockJump),
     ]
 }
 
@@ -139,8 +159,8 @@ fn action() -> impl Strategy<Value = Action> {
 #[derive(Default)]
 struct Server {
     keys: RefCell<HashMap<String, (String, u16)>>,
-    /// Per body: how many times it was charged, and under which key.
-    charges: RefCell<HashMap<String, (u32, String)>>,
+    /// Per body: the keys it was charged under, in order.
+    charges: RefCell<HashMap<String, Vec<String>>>,
 }
 
 impl Server {
@@ -149,6 +169,7 @@ impl Server {
             status,
             retry_after: None,
             replayed,
+            html: false,
         };
         if let Some((first, status)) = self.keys.borrow().get(key) {
             return if first == body {
@@ -160,11 +181,11 @@ impl Server {
         let status = if body.contains("\"card\":0") {
             402
         } else {
-            let mut charges = self.charges.borrow_mut();
-            let entry = charges
+            self.charges
+                .borrow_mut()
                 .entry(body.to_owned())
-                .or_insert((0, key.to_owned()));
-            entry.0 += 1;
+                .or_default()
+                .push(key.to_owned());
             201
         };
         self.keys
@@ -181,22 +202,52 @@ struct World {
     store: Mirrored<FlakyBackend>,
     policy: Policy,
     told_success: HashSet<String>,
+    /// Keys whose payment the shopper was told the server refused.
     told_declined: HashSet<String>,
+    /// Keys payonce recorded as succeeded, with the latest end of life seen:
+    /// a repeat after such a record is gone (its lifetime over, or given up to
+    /// make room in a full storage) is a new payment by design.
+    settled: RefCell<HashMap<String, u64>>,
+    /// Storage has been full (or refused writes) at some point.
+    ever_full: bool,
+    /// Succeeded keys whose record may since have gone by design.
+    lapsed: RefCell<HashSet<String>>,
+    /// Keys whose pending record the page was told storage could not hold
+    /// (the payment is safe only while the page stays open).
+    not_saved: RefCell<HashSet<String>>,
+    /// Other code wiped storage, and payonce has not written it back yet.
+    wiped: bool,
     /// Fingerprint to body, for every payment tried.
     bodies: HashMap<String, String>,
     minted: u32,
 }
 
-/// A reload drops the page's memory; storage keeps what it holds. A record that
-/// only memory holds (storage refused the write, or other code wiped it and
-/// payonce has not written it back yet) cannot survive a reload, and no client
-/// can help that: the model reloads only when storage holds everything.
-fn reload(store: &Mirrored<FlakyBackend>) -> bool {
-    let can = store.backend_holds_everything();
-    if can {
-        store.drop_memory();
+/// Hears the machine's events: which keys the page was told are not saved.
+struct Events<'a>(&'a RefCell<HashSet<String>>);
+
+impl Observer for Events<'_> {
+    fn event(&self, event: Event<'_>) {
+        let text = format!("{event:?}");
+        if text.starts_with("NotSaved") {
+            let key = text.split('"').nth(1).unwrap_or_default().to_owned();
+            self.0.borrow_mut().insert(key);
+        }
     }
-    can
+}
+
+/// A reload drops the page's memory; storage keeps what it holds. Records that
+/// other code wiped from storage, before payonce wrote them back, cannot survive
+/// a reload, nor can records in a storage that throws on every read, and no
+/// client can help that: the model does not reload then. Anything else may be
+/// lost to a reload only if the page was told.
+fn reload(world: &mut World) -> bool {
+    let backend = world.store.backend();
+    if backend.broken.get() || (world.wiped && !world.store.backend_holds_everything()) {
+        return false;
+    }
+    world.wiped = false;
+    world.store.drop_memory();
+    true
 }
 
 fn details(order: u8, card: u8) -> String {
@@ -219,6 +270,11 @@ impl World {
             policy: Policy::default(),
             told_success: HashSet::new(),
             told_declined: HashSet::new(),
+            settled: RefCell::default(),
+            ever_full: false,
+            lapsed: RefCell::default(),
+            not_saved: RefCell::default(),
+            wiped: false,
             bodies: HashMap::new(),
             minted: 0,
         }
@@ -238,9 +294,39 @@ impl World {
 
     /// What must hold between any two steps.
     fn check(&self) -> Result<(), TestCaseError> {
+        // Whatever payonce has recorded as succeeded (in memory or storage).
+        {
+            let mut settled = self.settled.borrow_mut();
+            for r in self.store.all() {
+                if r.state == State::Succeeded {
+                    let end = settled.entry(r.key).or_default();
+                    *end = (*end).max(r.expires_ms);
+                }
+            }
+        }
         let charges = self.server.charges.borrow();
-        for (body, (n, _)) in charges.iter() {
-            prop_assert!(*n <= 1, "charged {} times for {}", n, body);
+        let now = self.clock.now.get();
+        // Keys whose record may be gone by design (latched: the clock may go back).
+        for (key, &end) in self.settled.borrow().iter() {
+            if self.ever_full || now > end {
+                self.lapsed.borrow_mut().insert(key.clone());
+            }
+        }
+        let settled = self.lapsed.borrow();
+        let not_saved = self.not_saved.borrow();
+        for (body, keys) in charges.iter() {
+            // A second charge is a bug unless the earlier one was known to have
+            // succeeded (and its record has since gone), or the page was told
+            // that its pending record could not be stored.
+            for earlier in &keys[..keys.len() - 1] {
+                prop_assert!(
+                    settled.contains(earlier) || not_saved.contains(earlier),
+                    "charged {} times for {} (keys {:?})",
+                    keys.len(),
+                    body,
+                    keys
+                );
+            }
         }
         for body in &self.told_success {
             prop_assert!(
@@ -249,11 +335,11 @@ impl World {
                 body
             );
         }
-        for body in &self.told_declined {
+        for key in &self.told_declined {
             prop_assert!(
-                !charges.contains_key(body),
-                "told declined but charged: {}",
-                body
+                !charges.values().flatten().any(|k| k == key),
+                "told declined but charged under {}",
+                key
             );
         }
         // Storage holds records and nothing else: no details, bodies or headers.
@@ -269,17 +355,32 @@ impl World {
             );
         }
         // The key never changes while a charge under it may exist.
-        let now = self.clock.now.get();
         let live: Vec<Record> = self
             .store
             .all()
             .into_iter()
             .filter(|r| r.is_live(now))
             .collect();
-        let fps: HashSet<_> = live.iter().map(|r| r.fingerprint.clone()).collect();
-        prop_assert_eq!(fps.len(), live.len(), "two live keys for one payment");
+        // One pending key per payment, and a lookup finds it before any settled one.
+        let pending: Vec<&Record> = live.iter().filter(|r| r.state == State::Pending).collect();
+        let fps: HashSet<_> = pending.iter().map(|r| r.fingerprint.clone()).collect();
+        prop_assert_eq!(fps.len(), pending.len(), "two pending keys for one payment");
+        for r in &pending {
+            let found = self.store.by_fingerprint(&r.fingerprint).map(|f| f.key);
+            prop_assert_eq!(
+                found.as_ref(),
+                Some(&r.key),
+                "a lookup passed over the pending key"
+            );
+        }
         for r in &live {
-            if let Some((_, key)) = self.bodies.get(&r.fingerprint).and_then(|b| charges.get(b)) {
+            let last = self
+                .bodies
+                .get(&r.fingerprint)
+                .and_then(|b| charges.get(b))
+                .and_then(|keys| keys.last());
+            // (Unless the page was told that key's record could not be stored.)
+            if let Some(key) = last.filter(|k| !settled.contains(*k) && !not_saved.contains(*k)) {
                 prop_assert_eq!(
                     &r.key,
                     key,
@@ -319,10 +420,12 @@ impl World {
         };
         let mut body_fate: Option<Input<()>> = None;
         let (mut steps, mut sent, mut waits) = (0u8, 0u32, 0u32);
+        let started = self.clock.now.get();
         // The server's final word (a 4xx other than 408, 409, 429) ends the call.
         let mut final_answer = false;
         loop {
-            let effect = payment.handle(input, self.clock.now.get(), 0.5, &self.store, &Silent);
+            let events = Events(&self.not_saved);
+            let effect = payment.handle(input, self.clock.now.get(), 0.5, &self.store, &events);
             steps += 1;
             input = match effect {
                 Effect::Send(req) => {
@@ -335,7 +438,13 @@ impl World {
                         sent
                     );
                     prop_assert!(!final_answer, "sent again after the server's final answer");
-                    let (input, fate) = self.attempt(&key, body, faults.pop_front());
+                    prop_assert!(
+                        req.timeout_ms <= self.policy.timeout_ms,
+                        "an attempt may take {} ms",
+                        req.timeout_ms
+                    );
+                    let (input, fate) =
+                        self.attempt(&key, body, faults.pop_front(), req.timeout_ms);
                     if let Input::Answered(head) = &input {
                         final_answer = (400..500).contains(&head.status)
                             && ![408, 409, 429].contains(&head.status);
@@ -359,15 +468,22 @@ impl World {
                     }
                 }
                 Effect::Done(outcome) => {
+                    let took = self.clock.now.get() - started;
+                    prop_assert!(
+                        took <= self.policy.longest_call_ms(),
+                        "the call took {} ms",
+                        took
+                    );
                     self.check()?;
                     return Ok(Some(outcome));
                 }
             };
             self.check()?;
             if *quota_after == Some(steps) {
+                self.ever_full = true;
                 self.store.backend().quota_left.set(Some(0));
             }
-            if *reload_after == Some(steps) && reload(&self.store) {
+            if *reload_after == Some(steps) && reload(self) {
                 // The page died before the shopper saw anything.
                 return Ok(None);
             }
@@ -381,11 +497,15 @@ impl World {
         key: &str,
         body: &str,
         fault: Option<Fault>,
+        timeout_ms: u64,
     ) -> (Input<()>, Option<Input<()>>) {
+        // Only the machine's own deadline ends a wait the transport never ends.
+        let hang = || self.clock.now.set(self.clock.now.get() + timeout_ms);
         let head = |status: u16, retry_after: Option<String>| Head {
             status,
             retry_after,
             replayed: false,
+            html: false,
         };
         let answered = |head: Head| (Input::Answered(head), Some(Input::BodyRead(())));
         match fault {
@@ -417,6 +537,20 @@ impl World {
             Some(Fault::Unavailable) => answered(head(503, None)),
             Some(Fault::Conflict) => answered(head(409, None)),
             Some(Fault::RateLimited(secs)) => answered(head(429, Some(secs.to_string()))),
+            Some(Fault::Gate(status)) => answered(head(status, None)),
+            Some(Fault::Hang) => {
+                self.server.process(key, body);
+                hang();
+                (Input::NoAnswer(Failure::Timeout), None)
+            }
+            Some(Fault::BodyHang) => {
+                let head = self.server.process(key, body);
+                hang();
+                (
+                    Input::Answered(head),
+                    Some(Input::NoAnswer(Failure::Timeout)),
+                )
+            }
         }
     }
 
@@ -435,11 +569,15 @@ impl World {
                 self.told_success.insert(body.to_owned());
             }
             Err(e) if !e.key_kept => {
-                prop_assert_eq!(
-                    (e.code, e.status, e.retryable),
-                    (Code::Http, Some(402), false)
+                prop_assert!(
+                    matches!(e.code, Code::Http | Code::KeyReused)
+                        && e.status.is_some_and(|s| (400..500).contains(&s))
+                        && !e.retryable,
+                    "{:?}",
+                    e
                 );
-                self.told_declined.insert(body.to_owned());
+                self.told_declined
+                    .insert(e.key.clone().expect("a refused payment has a key"));
                 // A final answer retires the key: the next try is a new payment.
                 let lookup = self.lookup(&fp);
                 let next = resolve::<()>(&self.store, &lookup, || "after-decline".into()).unwrap();
@@ -484,7 +622,7 @@ proptest! {
                     }
                 }
                 Action::Reload => {
-                    reload(&world.store);
+                    reload(&mut world);
                 }
                 // Storage starts throwing. Right after a reload, before payonce has read it,
                 // the records in it are out of reach of any client: skipped, as for a wipe.
@@ -493,16 +631,26 @@ proptest! {
                         world.store.backend().broken.set(*broken);
                     }
                 }
-                Action::Quota(left) => world.store.backend().quota_left.set(left.map(u32::from)),
+                Action::Quota(left) => {
+                    world.ever_full |= left.is_some();
+                    world.store.backend().quota_left.set(left.map(u32::from));
+                }
                 // Other code on the page clears sessionStorage. Right after a reload, before
                 // payonce has read storage, that loses records no client can keep: skipped.
                 Action::WipeStorage => {
                     if world.store.memory_holds_everything() {
                         world.store.backend().items.borrow_mut().clear();
+                        world.wiped = true;
                     }
                 }
+                Action::Fill => {
+                    world.ever_full = true;
+                    let backend = world.store.backend();
+                    backend.capacity.set(Some(backend.items.borrow().len()));
+                }
+                Action::Unfill => world.store.backend().capacity.set(None),
                 Action::ClockJump(delta) => {
-                    let now = world.clock.now.get() as i64 + i64::from(*delta);
+                    let now = world.clock.now.get() as i64 + *delta;
                     world.clock.now.set(now as u64);
                 }
             }

@@ -195,7 +195,10 @@ impl Record {
         let created_ms = time(fields.next())?;
         let updated_ms = time(fields.next())?;
         let expires_ms = time(fields.next())?;
-        if expires_ms <= created_ms || expires_ms - created_ms > MAX_KEY_TTL_MS {
+        // A settled record's lifetime runs from when it settled (`updated`).
+        if expires_ms <= created_ms
+            || expires_ms.saturating_sub(created_ms.max(updated_ms)) > MAX_KEY_TTL_MS
+        {
             return None;
         }
         let count = |text: Option<&str>, max: u32| {
@@ -222,12 +225,24 @@ impl Record {
         })
     }
 
-    /// Whether the key is past its lifetime. A record dated further in the
-    /// future than a whole lifetime (a clock set far back) counts as expired;
-    /// a smaller backward jump keeps it alive, which is the safe side.
+    /// Whether the key is past its lifetime. A pending payment's key never
+    /// is: whatever the clock says, sending it again is never worse than a new
+    /// key (if the server has forgotten it, that is a new payment either way).
+    /// A settled one's lifetime ends at `expires_ms`; a clock set back keeps
+    /// it alive longer, which is the safe side.
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        let lifetime = self.expires_ms.saturating_sub(self.created_ms);
-        now_ms > self.expires_ms || self.created_ms > now_ms.saturating_add(lifetime)
+        self.state != State::Pending && now_ms > self.expires_ms
+    }
+
+    /// Marks the payment settled at `now_ms`: its key is reused for the same
+    /// details for `ttl_ms` from now (from its creation, if the clock is behind that).
+    pub fn settle(&mut self, state: State, now_ms: u64, ttl_ms: u64) {
+        self.state = state;
+        self.updated_ms = now_ms;
+        self.expires_ms = now_ms
+            .max(self.created_ms)
+            .saturating_add(ttl_ms.clamp(1, MAX_KEY_TTL_MS))
+            .min(MAX_TIME_MS);
     }
 
     /// Whether this record's key must be reused for the same payment.
@@ -307,7 +322,7 @@ mod tests {
             with(&|x| x.endpoint = "https://".into()),
             with(&|x| x.endpoint = cat(&["https://shop.test/", &"a".repeat(MAX_ENDPOINT_LEN)])),
             // Lifetimes payonce never grants, counters it never reaches.
-            with(&|x| x.expires_ms = x.created_ms + MAX_KEY_TTL_MS + 1),
+            with(&|x| x.expires_ms = x.updated_ms + MAX_KEY_TTL_MS + 1),
             with(&|x| x.expires_ms = x.created_ms),
             with(&|x| x.expires_ms = x.created_ms - 1),
             with(&|x| x.created_ms = MAX_TIME_MS + 1),
@@ -321,7 +336,7 @@ mod tests {
         }
         let mut edge = r.clone();
         (edge.attempts, edge.rev, edge.expires_ms) =
-            (MAX_ATTEMPTS, MAX_REV, r.created_ms + MAX_KEY_TTL_MS);
+            (MAX_ATTEMPTS, MAX_REV, r.updated_ms + MAX_KEY_TTL_MS);
         edge.endpoint = "http://127.0.0.1:8080/api/charges?order=1,2".into();
         assert_eq!(
             Record::decode(&name, &edge.encode()),
@@ -340,23 +355,59 @@ mod tests {
     }
 
     #[test]
-    fn expiry_and_clock_jumps() {
+    fn a_settled_key_expires_by_its_lifetime_and_a_pending_one_never() {
         let r = sample();
-        let ttl = 1000;
         assert!(!r.is_expired(r.created_ms));
-        assert!(!r.is_expired(r.created_ms + ttl));
-        assert!(r.is_expired(r.created_ms + ttl + 1));
+        assert!(!r.is_expired(r.expires_ms));
+        assert!(r.is_expired(r.expires_ms + 1));
         assert!(
-            !r.is_expired(r.created_ms - 500),
-            "small backward jump keeps the key"
+            !r.is_expired(r.created_ms - 25 * 3_600_000),
+            "a clock set back keeps a settled key"
         );
-        assert!(
-            r.is_expired(r.created_ms - ttl - 1),
-            "absurd future record is dropped"
-        );
+        let mut pending = r.clone();
+        pending.state = State::Pending;
+        for now in [
+            0,
+            r.created_ms - 1,
+            r.expires_ms + 1,
+            r.expires_ms + 365 * 86_400_000,
+            u64::MAX,
+        ] {
+            assert!(!pending.is_expired(now), "pending at {now}");
+            assert!(pending.is_live(now), "pending at {now}");
+        }
         let mut failed = r.clone();
         failed.state = State::Failed;
         assert!(!failed.is_live(r.created_ms));
         assert!(r.is_live(r.created_ms));
+    }
+
+    #[test]
+    fn a_key_lives_from_when_its_payment_settles_and_reads_back() {
+        let mut r = Record::new(
+            "k".into(),
+            "a".repeat(64),
+            "https://x.test/p".into(),
+            1000,
+            50,
+        );
+        // Settled two days after it began, with a lifetime of a week.
+        r.settle(State::Succeeded, 1000 + 2 * 86_400_000, MAX_KEY_TTL_MS);
+        assert_eq!(r.expires_ms, 1000 + 2 * 86_400_000 + MAX_KEY_TTL_MS);
+        assert_eq!(Record::decode(&r.item_name(), &r.encode()), Some(r.clone()));
+        // A clock behind the record's creation: the lifetime runs from the creation.
+        let mut back = Record::new(
+            "k".into(),
+            "a".repeat(64),
+            "https://x.test/p".into(),
+            5000,
+            50,
+        );
+        back.settle(State::Failed, 10, 100);
+        assert_eq!((back.expires_ms, back.updated_ms), (5100, 10));
+        assert_eq!(
+            Record::decode(&back.item_name(), &back.encode()),
+            Some(back)
+        );
     }
 }

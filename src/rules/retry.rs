@@ -3,11 +3,16 @@
 //! The rules follow stripe-node and the IETF Idempotency-Key draft: network
 //! errors, timeouts, 408, 409 (the first request is still being processed),
 //! 429 and 5xx are worth another attempt with the same key; any other 4xx is
-//! the server's final word.
+//! a refusal (whether it retires the key is the payment machine's call: see
+//! `payment`); a status outside the classes HTTP defines says nothing.
 
 use super::error::Code;
+use super::text::{cat, num};
+use alloc::string::String;
 
-/// How hard to try. The defaults: two retries after 0.5 s and about 1 s, and the seed's 10 s timeout.
+/// How one payment call runs: how hard to try, how long a settled key is
+/// reused, and what counts as the server's answer. The defaults: two retries
+/// after 0.5 s and about 1 s, a 10 s timeout per attempt, keys reused for a day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Retries after the first attempt.
@@ -20,7 +25,15 @@ pub struct Policy {
     pub max_retry_after_ms: u64,
     /// How long one attempt may take, body included.
     pub timeout_ms: u64,
+    /// How long a settled payment's key is reused for the same details,
+    /// counted from when it settled. A pending payment keeps its key for good.
+    pub key_ttl_ms: u64,
+    /// Whether a 2xx whose body is an HTML page counts as the server's answer.
+    pub accept_html: bool,
 }
+
+/// One day, the default key lifetime (the IETF draft's suggestion).
+pub const DEFAULT_KEY_TTL_MS: u64 = 24 * 60 * 60 * 1000;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -30,7 +43,37 @@ impl Default for Policy {
             max_delay_ms: 5_000,
             max_retry_after_ms: 10_000,
             timeout_ms: 10_000,
+            key_ttl_ms: DEFAULT_KEY_TTL_MS,
+            accept_html: false,
         }
+    }
+}
+
+impl Policy {
+    /// The longest one call can take: every attempt timing out, with the
+    /// longest wait allowed between each two.
+    pub fn longest_call_ms(&self) -> u64 {
+        let retries = u64::from(self.max_retries);
+        let wait = self.max_delay_ms.max(self.max_retry_after_ms);
+        self.timeout_ms
+            .saturating_mul(retries + 1)
+            .saturating_add(wait.saturating_mul(retries))
+    }
+
+    /// Refuses a key lifetime shorter than one call: a repeat of a payment
+    /// still retrying would otherwise be a new payment.
+    pub fn check(&self) -> Result<(), String> {
+        let longest = self.longest_call_ms();
+        if self.key_ttl_ms >= longest {
+            return Ok(());
+        }
+        Err(cat(&[
+            "options.keyTtlMs is ",
+            &num(self.key_ttl_ms),
+            " ms, shorter than one payment's own attempts and waits may take (timeoutMs × (maxRetries + 1) + the longest wait × maxRetries = ",
+            &num(longest),
+            " ms); use at least that",
+        ]))
     }
 }
 
@@ -58,7 +101,10 @@ pub fn classify(status: u16) -> Verdict {
         500..=599 => Verdict::Retry(Code::Http),
         // 0 is fetch's opaque redirect; the server may have charged before redirecting.
         0 | 300..=399 => Verdict::Unknown(Code::Redirect),
-        _ => Verdict::Definitive(Code::Http),
+        400..=499 => Verdict::Definitive(Code::Http),
+        // Outside the classes HTTP defines (1xx never reaches fetch; 600 and up are
+        // no status at all): nothing is known about the payment.
+        _ => Verdict::Unknown(Code::Http),
     }
 }
 

@@ -22,9 +22,14 @@
 //! that code may call payonce again: no borrow of the mirror is held across one.
 
 use super::record::{item_name, Record, State, MAX_REV, PREFIX};
+use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
+
+/// The most settled records kept, in memory and in storage; past it the
+/// oldest go (failed ones first). A pending record is never given up.
+pub const MAX_SETTLED: usize = 1000;
 
 /// Where records live. Implementations never fail: a store that cannot write
 /// keeps the record in memory for the page. Lookups are by key and by
@@ -36,8 +41,9 @@ pub trait Store {
     fn by_fingerprint(&self, fingerprint: &str) -> Option<Record>;
     /// Every readable record (corrupt and foreign items are skipped).
     fn all(&self) -> Vec<Record>;
-    /// Writes or replaces the record under its key.
-    fn save(&self, record: &Record);
+    /// Writes or replaces the record under its key; says whether storage took
+    /// it (memory always does).
+    fn save(&self, record: &Record) -> bool;
     /// Deletes the record with this key; says whether there was one.
     fn remove(&self, key: &str) -> bool;
     /// Drops expired records. May do the work only once per page.
@@ -94,7 +100,8 @@ impl Mirror {
         (0..self.keys.len()).find(|&i| self.keys[i] == h && self.records[i].key == key)
     }
 
-    /// The live record most recently updated for `fingerprint`.
+    /// The live record for `fingerprint`: a pending one first (its outcome is
+    /// unknown, so its key must be sent again), else the most recently updated.
     fn live(&self, fingerprint: &str) -> Option<usize> {
         let h = hash(fingerprint);
         (0..self.fingerprints.len())
@@ -104,7 +111,10 @@ impl Mirror {
                     && r.state != State::Failed
                     && r.fingerprint == fingerprint
             })
-            .max_by_key(|&i| self.records[i].updated_ms)
+            .max_by_key(|&i| {
+                let r = &self.records[i];
+                (r.state == State::Pending, r.updated_ms)
+            })
     }
 
     /// Replaces the record at `at` (as `find` gave it), or appends.
@@ -129,6 +139,24 @@ impl Mirror {
         Some(self.records.swap_remove(i))
     }
 
+    /// The key of the settled record to give up first for room: a failed one
+    /// before a succeeded one (which still turns a repeat into a replay), the
+    /// oldest first; never `keep`'s.
+    fn first_to_evict(&self, keep: &str) -> Option<String> {
+        self.records
+            .iter()
+            .filter(|r| r.state != State::Pending && r.key != keep)
+            .min_by_key(|r| (r.state == State::Succeeded, r.updated_ms, r.rev))
+            .map(|r| r.key.clone())
+    }
+
+    fn settled(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| r.state != State::Pending)
+            .count()
+    }
+
     fn clear(&mut self) {
         self.keys.clear();
         self.fingerprints.clear();
@@ -143,6 +171,9 @@ pub struct Mirrored<B> {
     /// Storage has been read into the mirror since the page loaded.
     loaded: Cell<bool>,
     swept: Cell<bool>,
+    /// Keys deleted while storage refused to delete them: a copy storage
+    /// still holds is deleted when next seen, never read back.
+    gone: RefCell<Vec<String>>,
 }
 
 impl<B: Backend + Default> Default for Mirrored<B> {
@@ -159,12 +190,14 @@ impl<B: Backend> Mirrored<B> {
             memory: RefCell::new(Mirror::new()),
             loaded: Cell::new(false),
             swept: Cell::new(false),
+            gone: RefCell::new(Vec::new()),
         }
     }
 
     /// Forgets the mirror, as a page reload does.
     pub fn drop_memory(&self) {
         self.memory.borrow_mut().clear();
+        self.gone.borrow_mut().clear();
         self.loaded.set(false);
         self.swept.set(false);
     }
@@ -182,9 +215,16 @@ impl<B: Backend> Mirrored<B> {
         &self.backend
     }
 
-    /// The record stored under `key`; a corrupt item is deleted.
+    /// The record stored under `key`; a corrupt item, or one payonce deleted
+    /// while storage refused to, is deleted.
     fn stored(&self, key: &str) -> Option<Record> {
         let name = item_name(key);
+        if self.gone.borrow().iter().any(|k| k == key) {
+            if self.backend.remove(&name).is_ok() {
+                self.gone.borrow_mut().retain(|k| k != key);
+            }
+            return None;
+        }
         let value = self.backend.get(&name).ok().flatten()?;
         let record = Record::decode(&name, &value);
         if record.is_none() {
@@ -194,8 +234,23 @@ impl<B: Backend> Mirrored<B> {
         record
     }
 
-    fn write(&self, record: &Record) {
-        let _ = self.backend.set(&record.item_name(), &record.encode());
+    fn write(&self, record: &Record) -> bool {
+        self.backend
+            .set(&record.item_name(), &record.encode())
+            .is_ok()
+    }
+
+    /// Drops a settled record from storage and memory, for room. A storage
+    /// that cannot remove it gains no room: then nothing is dropped.
+    fn evict(&self, keep: &str) -> bool {
+        let Some(key) = self.memory.borrow().first_to_evict(keep) else {
+            return false;
+        };
+        if self.backend.remove(&item_name(&key)).is_err() {
+            return false;
+        }
+        self.memory.borrow_mut().take(&key);
+        true
     }
 
     /// Settles memory's and storage's copies of one record: the higher
@@ -213,7 +268,7 @@ impl<B: Backend> Mirrored<B> {
             (None, Some(theirs)) => Some(self.remember(theirs)),
             (Some(mine), theirs) => {
                 if theirs.as_ref() != Some(&mine) {
-                    self.write(&mine);
+                    let _ = self.write(&mine);
                 }
                 Some(mine)
             }
@@ -256,7 +311,7 @@ impl<B: Backend> Mirrored<B> {
             .cloned()
             .collect();
         for r in &lost {
-            self.write(r);
+            let _ = self.write(r);
         }
         self.loaded.set(true);
         true
@@ -325,7 +380,7 @@ impl<B: Backend> Store for Mirrored<B> {
         self.memory.borrow().records.clone()
     }
 
-    fn save(&self, record: &Record) {
+    fn save(&self, record: &Record) -> bool {
         let mut record = record.clone();
         let before = {
             let memory = self.memory.borrow();
@@ -334,10 +389,21 @@ impl<B: Backend> Store for Mirrored<B> {
                 .map_or(0, |i| memory.records[i].rev)
         };
         record.rev = record.rev.max(before).saturating_add(1).min(MAX_REV);
+        self.gone.borrow_mut().retain(|k| *k != record.key);
         // Memory first: if the write runs page code that reads payonce's
         // records, it sees this one.
         self.remember(record.clone());
-        self.write(&record);
+        while self.memory.borrow().settled() > MAX_SETTLED && self.evict(&record.key) {}
+        if self.write(&record) {
+            return true;
+        }
+        // A pending record must survive a reload: settled ones make room for it.
+        while record.state == State::Pending && self.evict(&record.key) {
+            if self.write(&record) {
+                return true;
+            }
+        }
+        false
     }
 
     fn remove(&self, key: &str) -> bool {
@@ -345,7 +411,13 @@ impl<B: Backend> Store for Mirrored<B> {
         // back the record about to be deleted.
         let mine = self.memory.borrow_mut().take(key);
         let known = mine.is_some() || self.stored(key).is_some();
-        let _ = self.backend.remove(&item_name(key));
+        if self.backend.remove(&item_name(key)).is_err() {
+            let mut gone = self.gone.borrow_mut();
+            if gone.len() >= MAX_SETTLED {
+                gone.remove(0);
+            }
+            gone.push(key.to_owned());
+        }
         known
     }
 
@@ -386,6 +458,8 @@ pub(crate) mod tests {
         pub others: RefCell<Vec<String>>,
         pub broken: Cell<bool>,
         pub quota_left: Cell<Option<u32>>,
+        /// Full: no new item fits while the store holds this many.
+        pub capacity: Cell<Option<usize>>,
     }
 
     impl Backend for FlakyBackend {
@@ -416,6 +490,13 @@ pub(crate) mod tests {
                     return Err(Unavailable);
                 }
                 self.quota_left.set(Some(left - 1));
+            }
+            let full = self
+                .capacity
+                .get()
+                .is_some_and(|c| self.items.borrow().len() >= c);
+            if full && !self.items.borrow().contains_key(name) {
+                return Err(Unavailable);
             }
             self.items
                 .borrow_mut()
@@ -620,6 +701,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_record_deleted_while_storage_refused_stays_deleted_when_it_recovers() {
+        let store = Mirrored::new(FlakyBackend::default());
+        store.save(&record("k1", 0));
+        store.backend().broken.set(true);
+        assert!(store.remove("k1"));
+        store.backend().broken.set(false);
+        assert_eq!(store.by_key("k1"), None);
+        assert!(store.all().is_empty());
+        assert!(
+            store.backend().items.borrow().is_empty(),
+            "deleted once storage allowed it"
+        );
+    }
+
+    #[test]
     fn a_wiped_or_full_backend_is_written_back() {
         let store = Mirrored::new(FlakyBackend::default());
         store.backend().quota_left.set(Some(0));
@@ -674,5 +770,68 @@ pub(crate) mod tests {
         let items = store.backend().items.borrow();
         assert!(!items.contains_key(&format!("{PREFIX}bad")));
         assert!(items.contains_key("other"));
+    }
+
+    fn settled(key: &str, updated_ms: u64, state: State) -> Record {
+        let mut r = paid(key, 'a');
+        r.state = state;
+        r.updated_ms = updated_ms;
+        r
+    }
+
+    #[test]
+    fn a_full_storage_gives_up_settled_records_oldest_first_for_a_pending_one() {
+        let store = MemStore::default();
+        store.save(&settled("old-paid", 1, State::Succeeded));
+        store.save(&settled("new-paid", 3, State::Succeeded));
+        store.save(&settled("declined", 2, State::Failed));
+        let backend = store.backend();
+        backend.capacity.set(Some(3));
+        let mut pending = paid("pending", 'b');
+        pending.state = State::Pending;
+        assert!(store.save(&pending), "room was made");
+        let names: Vec<String> = backend.items.borrow().keys().cloned().collect();
+        assert_eq!(
+            names,
+            [
+                "payonce:v1:new-paid",
+                "payonce:v1:old-paid",
+                "payonce:v1:pending"
+            ]
+        );
+        assert!(store.by_key("declined").is_none(), "gone from memory too");
+        // A settled record makes no room for another.
+        assert!(!store.save(&settled("another", 4, State::Succeeded)));
+        assert_eq!(backend.items.borrow().len(), 3);
+        // Nothing left to give: said so, and memory keeps it for the page.
+        backend.capacity.set(Some(2));
+        let mut second = paid("second", 'c');
+        second.state = State::Pending;
+        assert!(store.save(&second), "the two paid ones went");
+        let mut third = paid("third", 'd');
+        third.state = State::Pending;
+        assert!(!store.save(&third));
+        assert_eq!(
+            store.by_key("third").map(|r| r.key).as_deref(),
+            Some("third")
+        );
+        assert!(
+            store.by_key("pending").is_some(),
+            "a pending record is never given up"
+        );
+    }
+
+    #[test]
+    fn settled_records_are_bounded_and_the_oldest_go() {
+        let store = MemStore::default();
+        for i in 0..MAX_SETTLED as u64 + 5 {
+            store.save(&settled(&format!("k{i}"), 10 + i, State::Succeeded));
+        }
+        assert_eq!(store.all().len(), MAX_SETTLED);
+        assert_eq!(store.backend().items.borrow().len(), MAX_SETTLED);
+        for i in 0..5 {
+            assert!(store.by_key(&format!("k{i}")).is_none(), "k{i}");
+        }
+        assert!(store.by_key("k5").is_some());
     }
 }
