@@ -473,7 +473,6 @@ pub struct Options {
     pub on_event: Option<Function>,
 }
 
-/// The longest endpoint accepted, in characters, as written and as an absolute URL.
 /// The longest header name accepted, in characters.
 const MAX_HEADER_NAME: usize = 256;
 /// The most characters accepted in all caller header names and values together.

@@ -7,7 +7,7 @@
 
 use super::error::Code;
 
-/// How hard to try. The defaults: two retries after 0.5 s and about 1 s, and the seed's 10 s timeout.
+/// How hard to try. The defaults: two retries, after 250-500 ms and 500-1,000 ms, and 10 s per attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Retries after the first attempt.
