@@ -1,7 +1,8 @@
-// The only hand-written JS in payonce: the loop that awaits what the Rust
-// code asks it to, so that the wasm module carries no future executor.
-// Every decision (what to send, whether to retry, how long to wait) is
-// made in Rust; this file only awaits.
+// The JS functions the Rust code imports: `drive`, the loop that awaits what a
+// payment job asks for, so that the wasm module carries no future executor, and
+// thin wrappers over builtins (timers, storage events, BroadcastChannel, Web
+// Locks). Every decision (what to send, whether to retry, how long to wait) is
+// made in Rust; this file only awaits and calls builtins.
 
 /** Runs a payonce job: `step` returns a promise to await, or nothing when done. */
 export async function drive(job) {

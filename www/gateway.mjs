@@ -12,6 +12,38 @@
 //   - payment_method_id 'pm_card_declined': a stored 402 decline (replayed on repeats).
 // Faults can be queued for the next requests (POST /api/faults) to show the
 // client surviving them, and the ledger of charges is at GET /api/ledger.
+//
+// A real payment server does the same, with its store in a database: the key is
+// inserted with the body's fingerprint and "in progress" before the provider is
+// called (atomically: two requests must not both find the key absent), and the
+// final status and body are stored before the answer is sent. Keys scoped to the
+// shopper, and kept at least as long as the page's keyTtlMs (24 h by default, up to
+// 7 days) after their last request. A provider answer whose outcome is unknown
+// (timeout, 5xx) is stored as nothing final: answer 503, and let the next request
+// with the key call the provider again with the same provider key.
+//
+// Where `complete()` below charges, a real server forwards the browser's key to
+// its provider. Derive the provider's key from it, so that it fits every
+// provider's limit and cannot reach another shopper's payment (a page may choose
+// its own key, up to 255 printable ASCII characters):
+//
+//   const providerKey = createHash('sha256').update(`${shopper.id}\n${key}`).digest('base64url'); // 43 chars
+//
+//   Stripe (stripe-node; keys up to 255 chars; src/utils.ts sends the option as Idempotency-Key):
+//     await stripe.paymentIntents.create(params, { idempotencyKey: providerKey });
+//   Adyen (@adyen/api-library; at most 64 chars; src/typings/requestOptions.ts):
+//     await checkout.PaymentsApi.payments(paymentRequest, { idempotencyKey: providerKey });
+//   PayPal (@paypal/paypal-server-sdk; PayPal-Request-Id, 1 to 108 chars, kept 6 h by default):
+//     await new OrdersController(client).captureOrder({ id: orderId, paypalRequestId: providerKey });
+//   Square (square; idempotency_key in the JSON body, at most 45 chars):
+//     await square.payments.create({ sourceId, amountMoney, idempotencyKey: providerKey });
+//   Mollie (@mollie/api-client; Idempotency-Key header; re-attempts within an hour):
+//     await mollie.payments.create({ amount, description, redirectUrl, idempotencyKey: providerKey });
+//   Braintree (braintree >= 3.37.0; apiRequestKey, duplicates within 30 days):
+//     await gateway.transaction.sale({ amount, paymentMethodNonce, apiRequestKey: providerKey });
+//
+// The provider's "in progress" answer maps to 409 here, its "key reused with other
+// parameters" to 422. Sources for each rule: README.md, "Server side".
 
 import { createServer } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';

@@ -11,8 +11,8 @@ use super::text::{cat, num};
 use alloc::string::String;
 
 /// How one payment call runs: how hard to try, how long a settled key is
-/// reused, and what counts as the server's answer. The defaults: two retries
-/// after 0.5 s and about 1 s, a 10 s timeout per attempt, keys reused for a day.
+/// reused, and what counts as the server's answer. The defaults: two retries,
+/// after 250-500 ms and 500-1,000 ms, 10 s per attempt, keys reused for a day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Retries after the first attempt.
