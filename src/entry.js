@@ -61,26 +61,34 @@ function wasmUrl() {
   return url;
 }
 
-/** A PaymentError made here, for the one failure the wasm cannot report: its own absence. */
-function loadError(cause, where) {
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  const err = new Error(
-    `payonce could not load its WebAssembly module${where ? ` from ${where}` : ''} (${reason}); ` +
-      'nothing was sent. Serve payonce_bg.wasm or pass its URL to init({ module_or_path }); ' +
-      "Vite 5-7 dev in a monorepo: optimizeDeps: { exclude: ['payonce'] }",
-    { cause },
-  );
+/**
+ * A PaymentError made here, for the failures the wasm cannot report: its own
+ * absence, and a PayButton whose module object is gone. Nothing was sent.
+ */
+function entryError(code, message, cause) {
+  const err = new Error(message, { cause });
   err.name = 'PaymentError';
   Object.assign(err, {
-    code: 'network',
+    code,
     status: null,
-    retryable: true,
+    retryable: code === 'network',
     key: null,
     attempts: 0,
     body: null,
     retryAfterMs: null,
   });
   return err;
+}
+
+function loadError(cause, where) {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return entryError(
+    'network',
+    `payonce could not load its WebAssembly module${where ? ` from ${where}` : ''} (${reason}); ` +
+      'nothing was sent. Serve payonce_bg.wasm or pass its URL to init({ module_or_path }); ' +
+      "Vite 5-7 dev in a monorepo: optimizeDeps: { exclude: ['payonce'] }",
+    cause,
+  );
 }
 
 function load(input) {
@@ -210,7 +218,7 @@ export class PayButton {
 }
 
 function bind(slot) {
-  if (slot.freed) throw new Error('this PayButton was freed');
+  if (slot.freed) throw entryError('invalid_input', 'this PayButton was freed (free() was called); make a new PayButton to pay; nothing was sent');
   if (slot.error) throw slot.error;
   if (!slot.button) {
     try {

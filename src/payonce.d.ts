@@ -72,7 +72,9 @@ export type PaymentEvent =
   | { type: 'attempt'; key: string; attempt: number }
   | { type: 'response'; attempt: number; status: number; replayed: boolean }
   | { type: 'no-response'; attempt: number; code: 'network' | 'timeout' | 'aborted' }
-  | { type: 'backoff'; retry: number; delayMs: number; reason: PaymentErrorCode };
+  | { type: 'backoff'; retry: number; delayMs: number; reason: PaymentErrorCode }
+  /** sessionStorage could not hold the pending record: the payment is safe against repeats while the page stays open, not across a reload. */
+  | { type: 'not-saved'; key: string };
 
 /** How to send a payment. Only `endpoint` is required. */
 export interface PaymentOptions {
@@ -93,8 +95,14 @@ export interface PaymentOptions {
   maxRetryDelayMs?: number;
   /** The longest `Retry-After` honoured, in ms; a longer one ends the retries. @default 10000 */
   maxRetryAfterMs?: number;
-  /** How long a key is reused for the same details, in ms. @default 86400000 (24 h) */
+  /**
+   * How long a settled payment's key is reused for the same details, in ms from when it
+   * settled; a pending payment (outcome unknown) keeps its key until a final answer or
+   * `forgetPayment`. Must cover one call's attempts and waits. @default 86400000 (24 h)
+   */
   keyTtlMs?: number;
+  /** Count a 2xx whose body is an HTML page as the server's answer (by default it is an unknown outcome: a captive portal, a fallback route). @default false */
+  acceptHtml?: boolean;
   /** The header that carries the key. @default 'Idempotency-Key' */
   idempotencyHeader?: string;
   /** Send the key as the IETF draft's quoted structured-field string (`"…"`). @default false */
@@ -147,6 +155,7 @@ export interface StoredPayment {
   /** ms since the epoch */
   createdAt: number;
   updatedAt: number;
+  /** When a settled payment's key stops being reused; a pending payment's key never expires. */
   expiresAt: number;
   /** Requests sent with this key, across reloads. */
   attempts: number;
@@ -155,7 +164,7 @@ export interface StoredPayment {
 /**
  * Sends a payment so that it takes effect at most once, retrying safely.
  *
- * With no `key`, payonce reuses the key of an unexpired pending or succeeded
+ * With no `key`, payonce reuses the key of a pending or unexpired succeeded
  * payment with the same endpoint and details (after a double-click or a
  * reload), or mints a UUID v4 and records it in sessionStorage before sending.
  * Concurrent calls for the same payment share one request. Other tabs of the

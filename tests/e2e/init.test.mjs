@@ -234,3 +234,24 @@ test('a payment made before init() with a URL waits for that URL when the defaul
   assert.equal((await env.ledger()).charges.length, 1);
   await context.close();
 });
+
+test('a freed PayButton refuses to pay with a PaymentError, and sends nothing', async () => {
+  const { context, page } = await open('/pages/');
+  const seen = await page.evaluate(async () => {
+    const p = window.payonce;
+    await p.default();
+    const button = new p.PayButton(document.getElementById('pay'), { endpoint: '/api/charges' });
+    button.free();
+    try {
+      await button.pay({ amount: 5, currency: 'usd', order: 'freed' });
+      return { paid: true };
+    } catch (e) {
+      return { isPaymentError: p.isPaymentError(e), name: e.name, code: e.code, attempts: e.attempts, message: e.message };
+    }
+  });
+  assert.equal(seen.isPaymentError, true, JSON.stringify(seen));
+  assert.deepEqual([seen.name, seen.code, seen.attempts], ['PaymentError', 'invalid_input', 0]);
+  assert.match(seen.message, /freed/);
+  assert.equal((await env.ledger()).charges.length, 0);
+  await context.close();
+});

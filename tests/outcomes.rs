@@ -1,0 +1,418 @@
+//! Browser tests of the outcomes the real world makes unknown: a layer in front
+//! of the server that refuses, a status no server sends, an HTML page, a fetch
+//! or a body that never ends, a full storage, a broken random source. Each
+//! runs the real module in the browser against a scripted `fetch`.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+const real = {
+  fetch: globalThis.fetch,
+  setItem: Storage.prototype.setItem,
+  text: Response.prototype.text,
+  getRandomValues: Crypto.prototype.getRandomValues,
+};
+export function v(src) { return new Function('return (' + src + ')')(); }
+export function reset() {
+  globalThis.fetch = real.fetch;
+  Storage.prototype.setItem = real.setItem;
+  Response.prototype.text = real.text;
+  Crypto.prototype.getRandomValues = real.getRandomValues;
+  delete crypto.getRandomValues;
+  sessionStorage.clear();
+}
+// A scripted fetch: each step is {status, body, headers, lost: true (charged, answer
+// lost: a network error), hang: true (never settles and ignores its signal)}.
+export function script(steps) {
+  const calls = [];
+  const queue = steps.slice();
+  globalThis.fetch = (url, init) => {
+    calls.push({ key: new Headers(init.headers).get('idempotency-key'), signal: init.signal });
+    const step = queue.length ? queue.shift() : {};
+    if (step.hang) return new Promise(() => {});
+    if (step.lost) return Promise.reject(new TypeError('Failed to fetch'));
+    const response = new Response(step.body ?? '{"ok":true}', {
+      status: step.status && step.status < 600 ? step.status : 200,
+      headers: step.headers || { 'content-type': 'application/json' },
+    });
+    // A status no HTTP server sends (fetch's Response cannot be made with one).
+    if (step.status >= 600) Object.defineProperty(response, 'status', { value: step.status });
+    return Promise.resolve(response);
+  };
+  return calls;
+}
+// `promise`'s outcome as {ok, value}, or {hung: true} if it has not settled after `ms`.
+export function settles(promise, ms) {
+  return Promise.race([
+    promise.then((value) => ({ ok: true, value }), (value) => ({ ok: false, value })),
+    new Promise((r) => setTimeout(() => r({ hung: true }), ms)),
+  ]);
+}
+export function bodiesNeverEnd() {
+  Response.prototype.text = () => new Promise(() => {});
+}
+// Fills sessionStorage with other code's items until not one more character fits.
+export function fillStorage() {
+  let n = 0;
+  for (let size = 1 << 20; size >= 1; size >>= 1) {
+    const chunk = 'x'.repeat(size);
+    for (;;) {
+      try { real.setItem.call(sessionStorage, 'other:' + n++, chunk); } catch { break; }
+    }
+  }
+}
+export function payonceItems() {
+  const out = [];
+  for (let i = 0; i < sessionStorage.length; i++) {
+    const k = sessionStorage.key(i);
+    if (k.startsWith('payonce:')) out.push(k.slice('payonce:v1:'.length) + '=' + sessionStorage.getItem(k));
+  }
+  return out.sort().join('\n');
+}
+export function getItem(k) { return sessionStorage.getItem(k); }
+export function setItem(k, val) { sessionStorage.setItem(k, val); }
+export function zeroRandom() {
+  crypto.getRandomValues = (a) => a.fill(0);
+}
+"#)]
+extern "C" {
+    fn v(src: &str) -> JsValue;
+    fn reset();
+    fn script(steps: JsValue) -> Array;
+    fn settles(p: &Promise, ms: u32) -> Promise;
+    #[wasm_bindgen(js_name = bodiesNeverEnd)]
+    fn bodies_never_end();
+    #[wasm_bindgen(js_name = fillStorage)]
+    fn fill_storage();
+    #[wasm_bindgen(js_name = payonceItems)]
+    fn payonce_items() -> String;
+    #[wasm_bindgen(js_name = zeroRandom)]
+    fn zero_random();
+    #[wasm_bindgen(js_name = getItem)]
+    fn get_item(k: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = setItem)]
+    fn set_item(k: &str, val: &str);
+}
+
+const CART: &str = "{ amount: 5000, currency: 'usd', cart: 'c-1' }";
+
+fn get(target: &JsValue, path: &str) -> JsValue {
+    path.split('.').fold(target.clone(), |cur, name| {
+        Reflect::get(&cur, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    })
+}
+
+fn s(target: &JsValue, path: &str) -> String {
+    get(target, path).as_string().unwrap_or_default()
+}
+
+fn fresh(steps: &str) -> Array {
+    reset();
+    payonce::simulate_reload();
+    script(v(steps))
+}
+
+/// Pays and waits at most `ms` for the outcome: `Ok(result)`, `Err(error)`, or a
+/// failed test if the payment has not settled by then.
+async fn pay_within(details: &str, options: &str, ms: u32) -> Result<JsValue, JsValue> {
+    let options = v(&format!(
+        "{{ endpoint: '/api/charges', retryDelayMs: 1, maxRetryDelayMs: 5, {options} }}"
+    ));
+    let p = payonce::process_payment(v(details), JsValue::UNDEFINED, options);
+    let outcome = JsFuture::from(settles(&p, ms)).await.unwrap();
+    assert!(
+        get(&outcome, "hung").is_undefined(),
+        "the payment had not settled after {ms} ms"
+    );
+    let value = get(&outcome, "value");
+    if get(&outcome, "ok").is_truthy() {
+        Ok(value)
+    } else {
+        Err(value)
+    }
+}
+
+fn pending_keys() -> Vec<String> {
+    payonce::pending_payments(JsValue::UNDEFINED)
+        .iter()
+        .map(|r| s(&r, "key"))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_that_ignores_its_signal_still_ends_on_payonce_s_timer() {
+    let calls = fresh("[{ hang: true }, { hang: true }]");
+    let e = pay_within(CART, "timeoutMs: 100, maxRetries: 1", 5000)
+        .await
+        .expect_err("timed out");
+    assert_eq!(s(&e, "code"), "timeout");
+    assert_eq!(get(&e, "attempts"), JsValue::from(2));
+    assert_eq!(calls.length(), 2);
+    assert_eq!(get(&calls.get(0), "signal.aborted"), JsValue::TRUE);
+    assert_eq!(
+        pending_keys(),
+        [s(&e, "key")],
+        "outcome unknown: the key is kept"
+    );
+    // The next try sends the same key.
+    let calls = script(v("[{}]"));
+    let r = pay_within(CART, "", 5000).await.expect("paid");
+    assert_eq!(s(&r, "key"), s(&e, "key"));
+    assert_eq!(s(&calls.get(0), "key"), s(&e, "key"));
+}
+
+#[wasm_bindgen_test]
+async fn a_body_that_never_ends_still_ends_on_payonce_s_timer() {
+    fresh("[{}, {}]");
+    bodies_never_end();
+    let e = pay_within(CART, "timeoutMs: 100, maxRetries: 1", 5000)
+        .await
+        .expect_err("timed out");
+    assert_eq!(s(&e, "code"), "timeout");
+    assert_eq!(pending_keys(), [s(&e, "key")]);
+}
+
+#[wasm_bindgen_test]
+async fn the_caller_s_abort_ends_a_wait_the_fetch_ignores() {
+    fresh("[]");
+    let controller = web_sys::AbortController::new().unwrap();
+    let options = v("{ endpoint: '/api/charges', timeoutMs: 60000 }");
+    Reflect::set(&options, &"signal".into(), &controller.signal()).unwrap();
+    let calls = script(v("[{ hang: true }]"));
+    let p = payonce::process_payment(v(CART), JsValue::UNDEFINED, options);
+    let aborted = settles(&p, 5000);
+    // Once the request is on the wire.
+    for _ in 0..500 {
+        if calls.length() > 0 {
+            break;
+        }
+        JsFuture::from(settles(&Promise::new(&mut |_, _| {}), 10))
+            .await
+            .unwrap();
+    }
+    assert_eq!(calls.length(), 1);
+    controller.abort();
+    let outcome = JsFuture::from(aborted).await.unwrap();
+    assert!(
+        get(&outcome, "hung").is_undefined(),
+        "the abort did not end the payment"
+    );
+    assert_eq!(s(&get(&outcome, "value"), "code"), "aborted");
+    assert_eq!(pending_keys().len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_refusal_after_an_unknown_outcome_keeps_the_key() {
+    // The first attempt was charged and its answer lost; a firewall or an expired
+    // login then refuses the retry without looking at the key.
+    for status in [401, 403] {
+        let calls = fresh(&format!("[{{ lost: true }}, {{ status: {status} }}]"));
+        let e = pay_within(CART, "", 5000).await.expect_err("refused");
+        assert_eq!(s(&e, "code"), "http");
+        assert_eq!(get(&e, "status"), JsValue::from(status));
+        assert_eq!(get(&e, "retryable"), JsValue::TRUE, "paying again is safe");
+        assert!(
+            s(&e, "message").contains("may have been charged"),
+            "{}",
+            s(&e, "message")
+        );
+        assert_eq!(pending_keys(), [s(&e, "key")]);
+        assert_eq!(s(&calls.get(0), "key"), s(&calls.get(1), "key"));
+        let calls = script(v(
+            "[{ headers: { 'content-type': 'application/json', 'Idempotent-Replayed': 'true' } }]",
+        ));
+        let r = pay_within(CART, "", 5000).await.expect("replayed");
+        assert_eq!(
+            s(&calls.get(0), "key"),
+            s(&e, "key"),
+            "the same key, not a second charge"
+        );
+        assert_eq!(get(&r, "replayed"), JsValue::TRUE);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_refusal_of_the_first_request_ever_still_retires_the_key() {
+    let calls = fresh("[{ status: 403 }, {}]");
+    let e = pay_within(CART, "", 5000).await.expect_err("refused");
+    assert_eq!(get(&e, "retryable"), JsValue::FALSE);
+    assert!(pending_keys().is_empty());
+    pay_within(CART, "", 5000).await.expect("paid");
+    assert_ne!(
+        s(&calls.get(1), "key"),
+        s(&e, "key"),
+        "nothing was charged: a new payment"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_status_no_server_sends_is_an_unknown_outcome() {
+    for status in [600, 999] {
+        fresh(&format!("[{{ lost: true }}, {{ status: {status} }}]"));
+        let e = pay_within(CART, "", 5000).await.expect_err("unknown");
+        assert_eq!(get(&e, "status"), JsValue::from(status));
+        assert_eq!(get(&e, "retryable"), JsValue::TRUE);
+        assert_eq!(pending_keys(), [s(&e, "key")]);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn an_html_page_with_200_is_not_taken_for_a_payment() {
+    let html = "{ status: 200, body: '<html><title>Hotel Wi-Fi login</title></html>', headers: { 'content-type': 'text/html; charset=utf-8' } }";
+    fresh(&format!("[{html}]"));
+    let e = pay_within(CART, "", 5000).await.expect_err("not paid");
+    assert_eq!(s(&e, "code"), "http");
+    assert_eq!(get(&e, "status"), JsValue::from(200));
+    assert!(
+        s(&e, "message").contains("captive portal"),
+        "{}",
+        s(&e, "message")
+    );
+    assert_eq!(
+        pending_keys(),
+        [s(&e, "key")],
+        "the key is kept, not marked paid"
+    );
+    // A caller whose server answers in HTML says so.
+    fresh(&format!("[{html}]"));
+    let r = pay_within(CART, "acceptHtml: true", 5000)
+        .await
+        .expect("paid");
+    assert_eq!(get(&r, "status"), JsValue::from(200));
+    let e = pay_within(CART, "acceptHtml: 'yes'", 5000)
+        .await
+        .expect_err("refused");
+    assert!(
+        s(&e, "message").contains("acceptHtml"),
+        "{}",
+        s(&e, "message")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_key_lifetime_shorter_than_one_call_is_refused() {
+    let calls = fresh("[{}]");
+    for ttl in [
+        "1",
+        "1000",
+        "timeoutMs: 1000, maxRetries: 2, keyTtlMs: 3000",
+    ] {
+        let options = if ttl.contains(':') {
+            ttl.to_owned()
+        } else {
+            format!("keyTtlMs: {ttl}")
+        };
+        let e = pay_within(CART, &options, 5000).await.expect_err("refused");
+        assert_eq!(s(&e, "code"), "invalid_input");
+        assert!(
+            s(&e, "message").contains("keyTtlMs"),
+            "{}",
+            s(&e, "message")
+        );
+    }
+    assert_eq!(calls.length(), 0, "nothing was sent");
+    pay_within(CART, "timeoutMs: 1000, maxRetries: 0, keyTtlMs: 1000", 5000)
+        .await
+        .expect("one attempt of 1 s fits a 1 s lifetime");
+}
+
+#[wasm_bindgen_test]
+async fn a_full_storage_makes_room_with_settled_records_or_says_so() {
+    fresh("[{}, {}, {}, { lost: true }, { lost: true }, { lost: true }]");
+    for cart in ["a", "b", "c"] {
+        pay_within(&format!("{{ amount: 1, cart: '{cart}' }}"), "", 5000)
+            .await
+            .expect("paid");
+    }
+    fill_storage();
+    let events = Array::new();
+    let on_event = js_sys::Function::new_with_args("e", "this.push(e.type)").bind0(&events);
+    let options = v("{ endpoint: '/api/charges', retryDelayMs: 1, maxRetryDelayMs: 5 }");
+    Reflect::set(&options, &"onEvent".into(), &on_event).unwrap();
+    let p = payonce::process_payment(v(CART), JsValue::UNDEFINED, options);
+    let e = JsFuture::from(p).await.expect_err("lost answers");
+    let key = s(&e, "key");
+    let items = payonce_items();
+    assert!(
+        items.contains(&format!("{key}=1,p,")),
+        "the pending record is stored: {items}"
+    );
+    assert!(
+        !events.iter().any(|t| t == "not-saved"),
+        "room was made: {:?}",
+        events.to_vec()
+    );
+    // With no settled record left to give up, the page is told.
+    reset();
+    payonce::simulate_reload();
+    script(v("[{}]"));
+    fill_storage();
+    let events = Array::new();
+    let on_event =
+        js_sys::Function::new_with_args("e", "this.push(e.type + ':' + e.key)").bind0(&events);
+    let options = v("{ endpoint: '/api/charges' }");
+    Reflect::set(&options, &"onEvent".into(), &on_event).unwrap();
+    let r = JsFuture::from(payonce::process_payment(
+        v(CART),
+        JsValue::UNDEFINED,
+        options,
+    ))
+    .await
+    .expect("paid: storage is not needed within the page");
+    let told: Vec<String> = events.iter().filter_map(|t| t.as_string()).collect();
+    assert_eq!(told[0], format!("not-saved:{}", s(&r, "key")), "{told:?}");
+}
+
+#[wasm_bindgen_test]
+async fn a_broken_random_source_is_refused_before_anything_is_sent() {
+    let calls = fresh("[{}, {}]");
+    zero_random();
+    pay_within(CART, "", 5000)
+        .await
+        .expect("the first key is new");
+    let e = pay_within("{ amount: 1, cart: 'another' }", "", 5000)
+        .await
+        .expect_err("refused");
+    assert_eq!(s(&e, "code"), "invalid_input");
+    assert!(
+        s(&e, "message").contains("getRandomValues"),
+        "{}",
+        s(&e, "message")
+    );
+    assert_eq!(calls.length(), 1, "nothing was sent for the second cart");
+    reset();
+}
+
+#[wasm_bindgen_test]
+async fn a_pending_payment_keeps_its_key_whatever_the_clock_says() {
+    fresh("[{ lost: true }, { lost: true }, { lost: true }]");
+    let e = pay_within(CART, "keyTtlMs: 60000", 5000)
+        .await
+        .expect_err("unknown");
+    let key = s(&e, "key");
+    // The record as a clock a year ahead, or a day behind, would find it: its
+    // expiry long past, or not begun.
+    for shift in [-365.0 * 86_400_000.0, 86_400_000.0] {
+        let item = format!("payonce:v1:{key}");
+        let value = get_item(&item).expect("the pending record");
+        let mut fields: Vec<String> = value.splitn(9, ',').map(str::to_owned).collect();
+        for i in 3..6 {
+            let t: f64 = fields[i].parse().unwrap();
+            fields[i] = format!("{}", t + shift);
+        }
+        set_item(&item, &fields.join(","));
+        payonce::simulate_reload();
+        assert_eq!(pending_keys(), [key.clone()], "shift {shift}");
+        let calls = script(v("[{ lost: true }, { lost: true }, { lost: true }]"));
+        pay_within(CART, "keyTtlMs: 60000", 5000)
+            .await
+            .expect_err("unknown");
+        assert_eq!(s(&calls.get(0), "key"), key, "shift {shift}");
+    }
+}
