@@ -3,7 +3,7 @@
 use super::convert::Options;
 use super::js;
 use crate::rules::key;
-use crate::rules::payment::{is_html, Failure, Head};
+use crate::rules::payment::{is_html, Body, Failure, Head};
 use crate::rules::retry::{self, Verdict};
 use crate::rules::text::cat;
 use alloc::string::String;
@@ -162,6 +162,13 @@ pub fn head(response: JsValue) -> Result<(Head, Promise), JsValue> {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
     };
     Ok((head, response.text()?))
+}
+
+/// A body [`parse_body`] gave: text that did not parse as JSON (or nothing) is a page.
+impl Body for JsValue {
+    fn is_page(&self) -> bool {
+        self.is_string() || self.is_null()
+    }
 }
 
 /// The body as JSON when it is JSON, as text when it is not, `null` when empty.

@@ -57,6 +57,26 @@ pub fn is_html(content_type: &str) -> bool {
         || essence.eq_ignore_ascii_case("application/xhtml+xml")
 }
 
+/// What the machine asks of a response body.
+pub trait Body {
+    /// Whether the body is a page of text rather than data: asked only of a 2xx
+    /// labelled HTML, so that JSON a server mislabels still counts.
+    fn is_page(&self) -> bool;
+}
+
+/// The model servers' bodies: the label alone decides.
+impl Body for () {
+    fn is_page(&self) -> bool {
+        true
+    }
+}
+
+impl Body for u32 {
+    fn is_page(&self) -> bool {
+        true
+    }
+}
+
 /// Why an attempt got no HTTP answer (or its body was cut off).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
@@ -205,7 +225,7 @@ impl Payment {
 
     /// Takes what happened and says what to do next. `now_ms` is the wall
     /// clock, `unit` a random number in `[0, 1)` for the backoff's jitter.
-    pub fn handle<B>(
+    pub fn handle<B: Body>(
         &mut self,
         input: Input<B>,
         now_ms: u64,
@@ -279,7 +299,7 @@ impl Payment {
         })
     }
 
-    fn answered<B>(
+    fn answered<B: Body>(
         &mut self,
         head: Head,
         body: B,
@@ -290,7 +310,7 @@ impl Payment {
     ) -> Effect<'_, B> {
         let code = match retry::classify(head.status) {
             // Not the payment server's answer, most likely: the outcome is unknown.
-            Verdict::Success if head.html && !self.policy.accept_html => {
+            Verdict::Success if head.html && body.is_page() && !self.policy.accept_html => {
                 let mut err = self.failure(Code::Http, Some(&head), Some(body), true);
                 err.message = messages::html(head.status);
                 return Effect::Done(Err(err));
@@ -1095,6 +1115,35 @@ pub(crate) mod tests {
                 other => panic!("{accept_html}: {other:?}"),
             }
         }
+        // JSON a server labels HTML is still its answer.
+        #[derive(Debug)]
+        struct Data;
+        impl Body for Data {
+            fn is_page(&self) -> bool {
+                false
+            }
+        }
+        let s = MemStore::default();
+        let record = resolve::<Data>(&s, &lookup(1000, &fp(), None), || "k2".into()).unwrap();
+        let mut p = Payment::new(record, Policy::default());
+        assert!(matches!(
+            p.handle::<Data>(Input::Start, 1000, 0.5, &s, &Silent),
+            Effect::Send(_)
+        ));
+        let head = Head {
+            status: 200,
+            retry_after: None,
+            replayed: false,
+            html: true,
+        };
+        assert!(matches!(
+            p.handle::<Data>(Input::Answered(head), 1000, 0.5, &s, &Silent),
+            Effect::ReadBody
+        ));
+        assert!(matches!(
+            p.handle(Input::BodyRead(Data), 1000, 0.5, &s, &Silent),
+            Effect::Done(Ok(_))
+        ));
         assert!(
             is_html("text/html; charset=utf-8")
                 && is_html(" TEXT/HTML")
