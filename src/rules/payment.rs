@@ -719,6 +719,25 @@ pub(crate) mod tests {
         drive(start(s, c.now.get(), key, mint)?, t, c, s, &Silent)
     }
 
+    /// Starts `p` and gives it a 200 head (an HTML page's, or not): the
+    /// machine then asks for the body.
+    fn answer_200<B: Body + core::fmt::Debug>(p: &mut Payment, s: &MemStore, html: bool) {
+        assert!(matches!(
+            p.handle::<B>(Input::Start, 1000, 0.5, s, &Silent),
+            Effect::Send(_)
+        ));
+        let head = Head {
+            status: 200,
+            retry_after: None,
+            replayed: false,
+            html,
+        };
+        assert!(matches!(
+            p.handle::<B>(Input::Answered(head), 1000, 0.5, s, &Silent),
+            Effect::ReadBody
+        ));
+    }
+
     #[test]
     fn success_first_time() {
         let (t, c, s) = (
@@ -779,20 +798,7 @@ pub(crate) mod tests {
     fn an_abort_while_reading_the_body_keeps_the_key() {
         let s = MemStore::default();
         let mut p = start(&s, 1000, None, "k1").unwrap();
-        assert!(matches!(
-            p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent),
-            Effect::Send(_)
-        ));
-        let head = Head {
-            status: 200,
-            retry_after: None,
-            replayed: false,
-            html: false,
-        };
-        assert!(matches!(
-            p.handle::<u32>(Input::Answered(head), 1000, 0.5, &s, &Silent),
-            Effect::ReadBody
-        ));
+        answer_200::<u32>(&mut p, &s, false);
         match p.handle::<u32>(Input::Aborted, 1000, 0.5, &s, &Silent) {
             Effect::Done(Err(e)) => assert_eq!((e.code, e.attempts), (Code::Aborted, 1)),
             other => panic!("{other:?}"),
@@ -1088,20 +1094,7 @@ pub(crate) mod tests {
                 ..Policy::default()
             };
             let mut p = Payment::new(record, policy);
-            assert!(matches!(
-                p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent),
-                Effect::Send(_)
-            ));
-            let head = Head {
-                status: 200,
-                retry_after: None,
-                replayed: false,
-                html: true,
-            };
-            assert!(matches!(
-                p.handle::<u32>(Input::Answered(head), 1000, 0.5, &s, &Silent),
-                Effect::ReadBody
-            ));
+            answer_200::<u32>(&mut p, &s, true);
             match p.handle(Input::BodyRead(7u32), 1000, 0.5, &s, &Silent) {
                 Effect::Done(Ok(ok)) if accept_html => assert_eq!(ok.status, 200),
                 Effect::Done(Err(e)) if !accept_html => {
@@ -1126,20 +1119,7 @@ pub(crate) mod tests {
         let s = MemStore::default();
         let record = resolve::<Data>(&s, &lookup(1000, &fp(), None), || "k2".into()).unwrap();
         let mut p = Payment::new(record, Policy::default());
-        assert!(matches!(
-            p.handle::<Data>(Input::Start, 1000, 0.5, &s, &Silent),
-            Effect::Send(_)
-        ));
-        let head = Head {
-            status: 200,
-            retry_after: None,
-            replayed: false,
-            html: true,
-        };
-        assert!(matches!(
-            p.handle::<Data>(Input::Answered(head), 1000, 0.5, &s, &Silent),
-            Effect::ReadBody
-        ));
+        answer_200::<Data>(&mut p, &s, true);
         assert!(matches!(
             p.handle(Input::BodyRead(Data), 1000, 0.5, &s, &Silent),
             Effect::Done(Ok(_))
