@@ -402,13 +402,13 @@ async fn a_pending_payment_keeps_its_key_whatever_the_clock_says() {
         let item = format!("payonce:v1:{key}");
         let value = get_item(&item).expect("the pending record");
         let mut fields: Vec<String> = value.splitn(9, ',').map(str::to_owned).collect();
-        for i in 3..6 {
-            let t: f64 = fields[i].parse().unwrap();
-            fields[i] = format!("{}", t + shift);
+        for time in &mut fields[3..6] {
+            let t: f64 = time.parse().unwrap();
+            *time = format!("{}", t + shift);
         }
         set_item(&item, &fields.join(","));
         payonce::simulate_reload();
-        assert_eq!(pending_keys(), [key.clone()], "shift {shift}");
+        assert_eq!(pending_keys(), [key.as_str()], "shift {shift}");
         let calls = script(v("[{ lost: true }, { lost: true }, { lost: true }]"));
         pay_within(CART, "keyTtlMs: 60000", 5000)
             .await
