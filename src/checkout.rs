@@ -67,11 +67,10 @@ pub(crate) trait Watcher {
     fn paying(&self, _fingerprint: &str) {}
 }
 
-/// A payment on the wire, shared by every call for it (a double click joins it).
+/// A payment on the wire, shared by every call for it (a double click joins
+/// it: which one is the tabs machine's decision, see [`tabs::joinable`]).
 struct Inflight {
     id: u32,
-    key: String,
-    fingerprint: String,
     promise: Promise,
     watchers: Vec<Rc<dyn Watcher>>,
 }
@@ -149,12 +148,37 @@ fn start(
         ));
     }
     tabs::open();
-    if !tabs::alone() {
+    let id = NEXT_ID.with(|n| {
+        let id = n.get();
+        n.set(id.wrapping_add(1));
+        id
+    });
+    let aborted = call
+        .options
+        .signal
+        .as_ref()
+        .is_some_and(web_sys::AbortSignal::aborted);
+    let now = tabs::start(
+        id,
+        &call.fingerprint,
+        call.caller_key.as_deref(),
+        call.options.policy.timeout_ms,
+        aborted,
+    );
+    let Some(joined) = now else {
         // Other tabs may pay these details: the key is chosen once they have been heard.
-        return Ok(launch(call, None, watcher));
+        return Ok(launch(id, call, None, watcher));
+    };
+    match choose(&call.key_choice(), joined.as_deref()) {
+        Ok(record) => {
+            tabs::key_chosen(id, &record.key);
+            Ok(launch(id, call, Some(record), watcher))
+        }
+        Err(err) => {
+            tabs::end(id);
+            Err(err)
+        }
     }
-    let record = choose(&call.key_choice(), None)?;
-    Ok(launch(call, Some(record), watcher))
 }
 
 /// What choosing a payment's key needs, kept while other tabs are heard.
@@ -195,62 +219,43 @@ fn choose(c: &KeyChoice, joined: Option<&str>) -> Result<Record, JsError> {
 /// A double click: the same payment is already on the wire, so its promise
 /// is the answer. A caller key on the wire for other details is refused.
 fn join(call: &Call, watcher: &Option<Rc<dyn Watcher>>) -> Result<Option<Promise>, JsError> {
+    let Ok(found) = tabs::joinable(&call.fingerprint, call.caller_key.as_deref()) else {
+        let mut err = PayError::new(
+            Code::KeyReused,
+            "this idempotency key is in flight for a different payment; use a new key for a new payment",
+        );
+        err.key = call.caller_key.clone();
+        return Err(err);
+    };
+    let Some(id) = found else { return Ok(None) };
     INFLIGHT.with(|all| {
         let mut all = all.borrow_mut();
-        let Some(f) = all.iter_mut().find(|f| match &call.caller_key {
-            Some(k) => f.key == *k,
-            None => f.fingerprint == call.fingerprint,
-        }) else {
+        let Some(f) = all.iter_mut().find(|f| f.id == id) else {
             return Ok(None);
         };
-        if f.fingerprint != call.fingerprint {
-            let mut err = PayError::new(
-                Code::KeyReused,
-                "this idempotency key is in flight for a different payment; use a new key for a new payment",
-            );
-            err.key = call.caller_key.clone();
-            return Err(err);
-        }
         f.watchers.extend(watcher.iter().cloned());
         Ok(Some(f.promise.clone()))
     })
 }
 
 /// Starts the payment for `record`, or, without one, first hears the other
-/// tabs (see [`Coordination`]) and then chooses it.
-fn launch(call: Call, record: Option<Record>, watcher: Option<Rc<dyn Watcher>>) -> Promise {
-    let id = NEXT_ID.with(|n| {
-        let id = n.get();
-        n.set(id.wrapping_add(1));
-        id
-    });
+/// tabs (see [`tabs::start`]) and then chooses it.
+fn launch(
+    id: u32,
+    call: Call,
+    record: Option<Record>,
+    watcher: Option<Rc<dyn Watcher>>,
+) -> Promise {
     let policy = call.options.policy;
-    let (key, payment, coordination, tab) = match record {
-        Some(record) => (
-            record.key.clone(),
-            Some(Payment::new(record, policy)),
-            None,
-            tabs::begin(&call.fingerprint, None),
-        ),
-        None => (
-            call.caller_key.clone().unwrap_or_default(),
-            None,
-            Some(Coordination {
-                choice: call.key_choice(),
-                started_ms: now_ms(),
-                joined: None,
-                release: None,
-                ask: None,
-            }),
-            None,
-        ),
+    let (payment, coordination) = match record {
+        Some(record) => (Some(Payment::new(record, policy)), None),
+        None => (None, Some(call.key_choice())),
     };
     let job = Job(Box::new(Flight {
         id,
         payment,
         policy,
         coordination,
-        tab,
         body: call.body,
         signal: call.options.signal.clone(),
         observer: JsObserver(call.options.on_event),
@@ -262,8 +267,6 @@ fn launch(call: Call, record: Option<Record>, watcher: Option<Rc<dyn Watcher>>) 
     INFLIGHT.with(|all| {
         all.borrow_mut().push(Inflight {
             id,
-            key,
-            fingerprint: call.fingerprint,
             promise: promise.clone(),
             watchers: watcher.into_iter().collect(),
         })
@@ -281,12 +284,8 @@ pub struct Job(Box<Flight>);
 enum Waiting {
     /// The first step.
     Start,
-    /// The handshake with other tabs (the page's first payonce call).
-    Ready,
-    /// The lock for these details.
-    Lock,
-    /// The other tabs' records of these details.
-    Answers,
+    /// The tabs machine's word that the key may be chosen (see [`tabs::chosen`]).
+    Turn,
     /// fetch's promise.
     Fetch(AttemptGuard),
     /// The head is in and the machine was told; the body's `text()` promise is kept
@@ -305,9 +304,8 @@ struct Flight {
     /// `None` while other tabs are heard, before the key is chosen.
     payment: Option<Payment>,
     policy: Policy,
-    coordination: Option<Coordination>,
-    /// This payment in `tabs`' list of payments on the wire.
-    tab: Option<u32>,
+    /// What choosing the key needs, while other tabs are heard.
+    coordination: Option<KeyChoice>,
     body: String,
     signal: Option<web_sys::AbortSignal>,
     observer: JsObserver,
@@ -324,7 +322,7 @@ impl Job {
     pub fn step(&mut self, value: JsValue, ok: bool) -> Option<Promise> {
         let flight = &mut *self.0;
         let (value, ok) = if flight.payment.is_none() {
-            if let Some(wait) = flight.coordinate(value, ok) {
+            if let Some(wait) = flight.coordinate(value) {
                 return Some(wait);
             }
             (JsValue::UNDEFINED, true)
@@ -387,90 +385,25 @@ impl Job {
     }
 }
 
-/// A payment's start while other tabs are known: its lock, then the other
-/// tabs' records of it, then its key. Every wait ends within one attempt's
-/// timeout of the call, so a hung or crashed tab holds nobody up for longer.
-struct Coordination {
-    choice: KeyChoice,
-    started_ms: u64,
-    /// The key of a payment of these details that was pending when this call began.
-    joined: Option<String>,
-    /// Releases the lock, once granted.
-    release: Option<Function>,
-    /// The ask waiting for the other tabs' answers.
-    ask: Option<u32>,
-}
-
-/// The longest wait for the other tabs' answers.
-const ASK_MS: u64 = 1000;
-
 impl Flight {
-    /// One step of [`Coordination`]: the next promise to await, or `None`
-    /// once the payment is made (or failed before it could start).
-    fn coordinate(&mut self, value: JsValue, ok: bool) -> Option<Promise> {
-        let timeout_ms = self.policy.timeout_ms;
-        let aborted = self.aborted();
-        let c = self.coordination.as_mut()?;
-        let left = (c.started_ms + timeout_ms).saturating_sub(now_ms()).max(1) as f64;
-        let fingerprint = c.choice.fingerprint.clone();
-        let waited = core::mem::replace(&mut self.waiting, Waiting::Nothing);
-        if let Waiting::Start = waited {
-            if c.choice.caller_key.is_none() {
-                c.joined = SessionStore
-                    .by_fingerprint(&fingerprint)
-                    .filter(|r| r.state == State::Pending)
-                    .map(|r| r.key);
-            }
-            if let Some(ready) = tabs::ready().filter(|_| !aborted) {
-                self.waiting = Waiting::Ready;
-                return Some(tabs::within(&ready, left));
-            }
+    /// While other tabs are heard: waits for the tabs machine's word, then
+    /// chooses the key. The next promise to await, or `None` once the
+    /// payment is made (or failed before it could start).
+    fn coordinate(&mut self, value: JsValue) -> Option<Promise> {
+        let choice = self.coordination.as_ref()?;
+        if let Waiting::Start = core::mem::replace(&mut self.waiting, Waiting::Nothing) {
+            self.waiting = Waiting::Turn;
+            return Some(tabs::chosen(self.id));
         }
-        if let Waiting::Ready = waited {
-            tabs::handshake_over();
-        }
-        if let Waiting::Start | Waiting::Ready = waited {
-            if !aborted && !tabs::alone() {
-                self.waiting = Waiting::Lock;
-                return Some(tabs::lock_payment(&fingerprint, left));
-            }
-        }
-        if let Waiting::Lock = waited {
-            if ok {
-                c.release = value.dyn_into::<Function>().ok();
-            }
-            if let Some((ask, answers)) = tabs::ask(&fingerprint).filter(|_| !aborted) {
-                c.ask = Some(ask);
-                self.waiting = Waiting::Answers;
-                return Some(tabs::within(&answers, left.min(ASK_MS as f64)));
-            }
-        }
-        if let Some(ask) = c.ask.take() {
-            tabs::answers_over(ask);
-        }
-        let joined = c
-            .joined
-            .take()
-            .or_else(|| tabs::seen_since(&fingerprint, c.started_ms));
-        let release = c.release.take();
-        match choose(&c.choice, joined.as_deref()) {
+        let joined = value.as_string();
+        match choose(choice, joined.as_deref()) {
             Ok(record) => {
-                let id = self.id;
-                let key = record.key.clone();
-                INFLIGHT.with(|all| {
-                    if let Some(f) = all.borrow_mut().iter_mut().find(|f| f.id == id) {
-                        f.key = key;
-                    }
-                });
-                self.tab = tabs::begin(&fingerprint, release);
+                tabs::key_chosen(self.id, &record.key);
                 self.payment = Some(Payment::new(record, self.policy));
                 self.coordination = None;
                 self.waiting = Waiting::Start;
             }
             Err(err) => {
-                if let Some(release) = release {
-                    let _ = release.call0(&JsValue::UNDEFINED);
-                }
                 self.coordination = None;
                 self.finish(Err(err));
             }
@@ -506,7 +439,7 @@ impl Flight {
                 Waiting::Body(_guard) if ok => Input::BodyRead(fetch::parse_body(&value)),
                 Waiting::Body(guard) => Input::NoAnswer(guard.failure(&value)),
                 Waiting::Head(..) | Waiting::Nothing => return None,
-                Waiting::Ready | Waiting::Lock | Waiting::Answers => return None,
+                Waiting::Turn => return None,
             },
         )
     }
@@ -514,10 +447,8 @@ impl Flight {
     /// The payment is over: it leaves the wire, its watchers are told, and
     /// the outcome waits for `finish`.
     fn finish(&mut self, outcome: Outcome<JsValue>) {
-        if let Some(tab) = self.tab.take() {
-            tabs::end(tab);
-        }
         let id = self.id;
+        tabs::end(id);
         let how = Settled::of(&outcome);
         let watchers = INFLIGHT.with(|all| {
             let mut all = all.borrow_mut();
@@ -533,7 +464,8 @@ impl Flight {
 
 /// Whether a payment with this key is on the wire.
 pub(crate) fn in_flight(key: &str) -> bool {
-    INFLIGHT.with(|all| all.borrow().iter().any(|f| f.key == key))
+    tabs::in_flight(key)
+        .is_some_and(|id| INFLIGHT.with(|all| all.borrow().iter().any(|f| f.id == id)))
 }
 
 /// The payments whose outcome is unknown, oldest first (for `pendingPayments`).

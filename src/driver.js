@@ -147,16 +147,15 @@ export function takeWritten() {
 
 /**
  * Opens the channel, if this page has BroadcastChannel and Web Locks (a secure
- * context); null otherwise. Messages that are strings go to `tabs.message`;
- * `pagehide` and a `pageshow` from the back/forward cache go to `tabs.page`.
+ * context); null otherwise. Every message goes to `tabs.message` as it is (Rust
+ * reads only short strings); `pagehide` and a `pageshow` from the back/forward
+ * cache go to `tabs.page`.
  */
 export function tabsOpen(name, tabs, listen) {
   try {
     if (!globalThis.isSecureContext || !globalThis.navigator?.locks?.request || typeof BroadcastChannel !== 'function') return null;
     const channel = new BroadcastChannel(name);
-    channel.onmessage = (e) => {
-      if (typeof e.data === 'string') tabs.message(e.data);
-    };
+    channel.onmessage = (e) => tabs.message(e.data);
     if (listen) {
       addEventListener('pagehide', () => tabs.page(false));
       addEventListener('pageshow', (e) => e.persisted && tabs.page(true));
@@ -186,26 +185,29 @@ export function tabsClose(channel) {
 }
 
 /**
- * Requests the Web Lock `name`. Resolves, once it is granted, with the function
- * that releases it; rejects if `ms` (when > 0) passes first or locks refuse.
+ * Requests the Web Lock `name` and tells `tabs.locked(id, release, held)` once
+ * it is granted (`release` releases it; with `query`, `held` is the array of
+ * the held locks' names, or null if the lock manager will not say), or
+ * `tabs.locked(id, null, null)` if it is refused. A request that never settles
+ * is ended by Rust's own timer.
  */
-export function lock(name, ms) {
-  return new Promise((granted, refused) => {
-    const options = ms > 0 ? { signal: AbortSignal.timeout(ms) } : {};
-    navigator.locks.request(name, options, () => new Promise((release) => granted(release))).catch(refused);
-  });
+export function tabsLock(tabs, name, id, query) {
+  const names = () => navigator.locks.query().then((s) => s.held.map((l) => l.name));
+  try {
+    navigator.locks
+      .request(name, () => new Promise((release) => {
+        if (!query) return tabs.locked(id, release, null);
+        Promise.resolve().then(names).catch(() => null).then((held) => tabs.locked(id, release, held));
+      }))
+      .catch(() => tabs.locked(id, null, null));
+  } catch {
+    Promise.resolve().then(() => tabs.locked(id, null, null));
+  }
 }
 
-/** Takes the lock `name` for a payment already on the wire; tells `tabs.locked(id, release or null)`. */
-export function tabsLock(tabs, name, id) {
-  lock(name, 0).then((release) => tabs.locked(id, release), () => tabs.locked(id, null));
-}
-
-/** Takes the lock `name` for as long as the tab listens, then tells `tabs.started` the held locks' names. */
-export function tabsStart(tabs, name) {
-  lock(name, 0)
-    .then((release) => navigator.locks.query().then((s) => tabs.started(release, s.held.map((l) => l.name).join('\n'))))
-    .catch(() => tabs.started(null, ''));
+/** Tells `tabs.fired(id)` after `ms` (payonce's own timer). */
+export function tabsTimer(tabs, id, ms) {
+  setTimer(() => tabs.fired(id), ms);
 }
 
 /** A promise and the function that resolves it. */
@@ -215,9 +217,4 @@ export function deferred() {
     resolve = r;
   });
   return [promise, resolve];
-}
-
-/** `promise`, or undefined after `ms`, whichever comes first. */
-export function within(promise, ms) {
-  return Promise.race([promise, new Promise((r) => setTimer(r, ms))]);
 }

@@ -8,6 +8,7 @@ use crate::browser::js::{self, Local};
 use crate::browser::tabs::{self, PeerWatcher};
 use crate::checkout::{self, Settled, Watcher};
 use crate::rules::record::{Record, State};
+use crate::rules::tabs::merge::shows_paid;
 use crate::rules::text::cat;
 use alloc::borrow::ToOwned;
 use alloc::rc::Rc;
@@ -82,19 +83,20 @@ impl Watcher for Inner {
     }
 }
 
-/// Another tab's payment shows here too: the button turns "paid" when the
-/// same payment (or, before this button paid anything, one to its endpoint)
-/// succeeds in another tab.
+/// Another tab's payment shows here too: the button turns "paid" when its
+/// own payment succeeds in another tab (see [`shows_paid`]).
 impl PeerWatcher for Inner {
-    fn saved_elsewhere(&self, record: &Record) {
-        if record.state != State::Succeeded || self.phase.get() == Phase::Paying {
+    fn saved_elsewhere(&self, record: &Record, continued: bool) {
+        if self.phase.get() == Phase::Paying {
             return;
         }
-        let same = match &*self.fingerprint.borrow() {
-            Some(fp) => *fp == record.fingerprint,
-            None => self.endpoint.as_ref().is_none_or(|e| *e == record.endpoint),
-        };
-        if same {
+        let fingerprint = self.fingerprint.borrow().clone();
+        if shows_paid(
+            fingerprint.as_deref(),
+            self.endpoint.as_deref(),
+            record,
+            continued,
+        ) {
             self.show(Phase::Succeeded);
         }
     }

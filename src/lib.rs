@@ -98,7 +98,10 @@ mod exports {
     #[wasm_bindgen(js_name = forgetPayment, skip_typescript)]
     pub fn forget_payment(key: JsValue) -> bool {
         match key.as_string() {
-            Some(key) if !checkout::in_flight(&key) => SessionStore.remove(&key),
+            Some(key) if !checkout::in_flight(&key) => {
+                crate::browser::tabs::forgot(&key);
+                SessionStore.remove(&key)
+            }
             _ => false,
         }
     }

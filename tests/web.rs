@@ -222,9 +222,9 @@ export async function peerSays(state, key, canonicalBody, endpoint) {
   const now = Date.now();
   const channel = new BroadcastChannel('payonce:v1');
   channel.postMessage('not a payonce message');
-  channel.postMessage(`saved\tpeer1\tpayonce:v1:${key}\t1,${state},${fp},${now},${now},${now + 86400000},1,1,${endpoint ?? real}`);
-  channel.postMessage('saved\tpeer1\tpayonce:v1:bad key\t1,s,zz');
-  channel.postMessage('bye\tpeer1');
+  channel.postMessage(`2\tsaved\tpeer1\tpayonce:v1:${key}\t1,${state},${fp},${now},${now},${now + 86400000},1,1,${endpoint ?? real}`);
+  channel.postMessage('2\tsaved\tpeer1\tpayonce:v1:bad key\t1,s,zz');
+  channel.postMessage('2\tbye\tpeer1');
   await new Promise((r) => setTimeout(r, 50)); // messages arrive as tasks
   channel.close();
 }

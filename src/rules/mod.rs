@@ -1,9 +1,11 @@
 //! The rules: everything payonce decides, with no browser in sight.
 //!
 //! Nothing under `rules` imports web-sys, js-sys or wasm-bindgen, so `cargo test`
-//! on the host exercises all of it. The heart is [`payment::Payment`], a state
-//! machine that takes what happened and says what to do next; the browser
-//! (`crate::checkout`) and the tests drive that same machine.
+//! on the host exercises all of it. The heart is two state machines that take
+//! what happened and say what to do next: [`payment::Payment`] (one payment's
+//! attempts) and [`tabs::Tabs`] (tabs of one origin paying the same cart); the
+//! browser (`crate::checkout`, `crate::browser::tabs`) and the tests drive
+//! those same machines.
 
 pub mod error;
 pub mod json;

@@ -1,23 +1,23 @@
-//! Tabs of one origin paying the same cart: the messages they exchange and
-//! what a tab does with a record another tab reports.
+//! The messages tabs of one origin exchange on the channel, as text.
 //!
-//! Tabs talk over a `BroadcastChannel` and serialise one payment's start
-//! with a Web Lock named after its fingerprint (`crate::browser::tabs` does
-//! the I/O). What travels is exactly what sessionStorage holds: a record's
-//! item name and encoded value (key, fingerprint, endpoint, state, times,
-//! counters), never the details. A message is untrusted input, like storage:
-//! any script of the origin can post on the channel, so a record arrives
-//! only through [`Record::decode`], and [`lifecycle::resolve`] still checks it
-//! against the caller's payment before it lends a key.
-//!
-//! [`lifecycle::resolve`]: super::lifecycle::resolve
+//! What travels about a payment is exactly what sessionStorage holds: a
+//! record's item name and encoded value (key, fingerprint, endpoint, state,
+//! times, counters), never the details. A message is untrusted input, like
+//! storage: any script of the origin can post on the channel, so [`Message::parse`]
+//! refuses anything longer than [`MAX_MESSAGE`], any other protocol version,
+//! and anything malformed, and a record in it is read only through
+//! [`Record::decode`].
 
-use super::record::{Record, State};
-use super::text::cat;
+use crate::rules::record::Record;
+use crate::rules::text::cat;
 use alloc::string::String;
 
 /// The channel every payonce tab of the origin listens on.
 pub const CHANNEL: &str = "payonce:v1";
+/// The protocol version each message starts with. A tab ignores messages of
+/// any other version (an older payonce left open across a deploy): the two
+/// still take the same payment locks, so they never pay one cart at once.
+pub const VERSION: &str = "2";
 /// Each tab holds the lock `TAB_LOCK` + its id while it listens, so a new tab
 /// learns how many others exist from the lock manager (which forgets a
 /// crashed tab at once) instead of waiting for answers that may never come.
@@ -25,6 +25,12 @@ pub const TAB_LOCK: &str = "payonce:tab:";
 /// A payment holds `PAY_LOCK` + its fingerprint from before its key is chosen
 /// until its outcome is known, when other tabs are listening.
 pub const PAY_LOCK: &str = "payonce:pay:";
+/// The longest message read, in UTF-16 code units: the longest record payonce
+/// writes (a 255-character key, a 2,048-character endpoint) with room to spare.
+/// Longer ones are dropped before they are copied into wasm.
+pub const MAX_MESSAGE: usize = 4096;
+/// The longest lock name read from the lock manager's list, in UTF-16 code units.
+pub const MAX_LOCK_NAME: usize = 64;
 
 /// The longest tab id accepted.
 const MAX_ID: usize = 32;
@@ -52,12 +58,20 @@ pub enum Message<'a> {
         name: &'a str,
         value: &'a str,
     },
+    /// `forgetPayment(key)` was called in a tab: the others drop the key too.
+    Forget { from: &'a str, key: &'a str },
 }
 
 impl<'a> Message<'a> {
-    /// Reads a message; anything malformed is `None`.
+    /// Reads a message; anything too long, of another version or malformed is `None`.
     pub fn parse(text: &'a str) -> Option<Message<'a>> {
-        let mut parts = text.splitn(5, '\t');
+        if text.len() > MAX_MESSAGE {
+            return None;
+        }
+        let mut parts = text.splitn(6, '\t');
+        if parts.next()? != VERSION {
+            return None;
+        }
         let kind = parts.next()?;
         let from = parts.next().filter(|id| is_id(id))?;
         let rest: [Option<&str>; 3] = [parts.next(), parts.next(), parts.next()];
@@ -79,6 +93,9 @@ impl<'a> Message<'a> {
                 item: Some((name, value)),
             },
             ("saved", [Some(name), Some(value), None]) => Message::Saved { from, name, value },
+            ("forget", [Some(key), None, None]) if crate::rules::key::validate(key).is_ok() => {
+                Message::Forget { from, key }
+            }
             _ => return None,
         };
         Some(message)
@@ -86,18 +103,22 @@ impl<'a> Message<'a> {
 
     /// The text to post.
     pub fn encode(&self) -> String {
+        let v = VERSION;
         match self {
-            Message::Hello { from } => cat(&["hello\t", from]),
-            Message::Bye { from } => cat(&["bye\t", from]),
-            Message::Here { from, to } => cat(&["here\t", from, "\t", to]),
-            Message::Ask { from, fingerprint } => cat(&["ask\t", from, "\t", fingerprint]),
+            Message::Hello { from } => cat(&[v, "\thello\t", from]),
+            Message::Bye { from } => cat(&[v, "\tbye\t", from]),
+            Message::Here { from, to } => cat(&[v, "\there\t", from, "\t", to]),
+            Message::Ask { from, fingerprint } => cat(&[v, "\task\t", from, "\t", fingerprint]),
             Message::Answer { from, to, item } => match item {
-                None => cat(&["answer\t", from, "\t", to]),
-                Some((name, value)) => cat(&["answer\t", from, "\t", to, "\t", name, "\t", value]),
+                None => cat(&[v, "\tanswer\t", from, "\t", to]),
+                Some((name, value)) => {
+                    cat(&[v, "\tanswer\t", from, "\t", to, "\t", name, "\t", value])
+                }
             },
             Message::Saved { from, name, value } => {
-                cat(&["saved\t", from, "\t", name, "\t", value])
+                cat(&[v, "\tsaved\t", from, "\t", name, "\t", value])
             }
+            Message::Forget { from, key } => cat(&[v, "\tforget\t", from, "\t", key]),
         }
     }
 }
@@ -119,52 +140,22 @@ pub fn record_of(name: &str, value: &str) -> Option<Record> {
     Record::decode(name, value)
 }
 
-/// Whether a record another tab reports replaces this tab's copy of it.
-///
-/// Revisions count writes per tab, so they cannot be compared across tabs;
-/// what can: an outcome beats a pending record (a payment only moves from
-/// pending to an outcome), and between two of the same kind the later write
-/// wins. A report that contradicts the copy (another fingerprint or endpoint
-/// under the same key, or a second outcome) is ignored, and so is an expired one.
-pub fn takes_over(mine: Option<&Record>, theirs: &Record, now_ms: u64) -> bool {
-    if theirs.is_expired(now_ms) {
-        return false;
-    }
-    let Some(mine) = mine else { return true };
-    let settled = |r: &Record| r.state != State::Pending;
-    mine.key == theirs.key
-        && mine.fingerprint == theirs.fingerprint
-        && mine.endpoint == theirs.endpoint
-        && match (settled(mine), settled(theirs)) {
-            (false, true) => true,
-            (false, false) => theirs.updated_ms > mine.updated_ms,
-            (true, _) => false,
-        }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::record::fingerprint;
+    use crate::rules::record::{fingerprint, State};
 
     const EP: &str = "https://shop.test/api/charges";
 
-    fn record(key: &str, state: State, updated: u64) -> Record {
-        let mut r = Record::new(
-            key.into(),
+    #[test]
+    fn messages_round_trip() {
+        let r = Record::new(
+            "k1".into(),
             fingerprint(EP, "{}"),
             EP.into(),
             1000,
             86_400_000,
         );
-        r.state = state;
-        r.updated_ms = updated;
-        r
-    }
-
-    #[test]
-    fn messages_round_trip() {
-        let r = record("k1", State::Pending, 1000);
         let (name, value) = (r.item_name(), r.encode());
         let fp = fingerprint(EP, "{}");
         for m in [
@@ -193,8 +184,13 @@ mod tests {
                 name: &name,
                 value: &value,
             },
+            Message::Forget {
+                from: "a1",
+                key: "k1",
+            },
         ] {
             let text = m.encode();
+            assert!(text.starts_with("2\t"), "{text}");
             assert_eq!(Message::parse(&text), Some(m), "{text}");
         }
         let saved = Message::Saved {
@@ -205,7 +201,10 @@ mod tests {
         .encode();
         match Message::parse(&saved) {
             Some(Message::Saved { name, value, .. }) => {
-                assert_eq!(record_of(name, value), Some(r))
+                assert_eq!(
+                    record_of(name, value).map(|r| (r.key, r.state)),
+                    Some(("k1".into(), State::Pending))
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -215,62 +214,35 @@ mod tests {
     fn malformed_messages_are_refused() {
         for text in [
             "",
-            "hello",
-            "hello\t",
-            "hello\tA1",
-            "hello\ta1\textra",
-            "hello\taaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-            "here\ta1",
-            "here\ta1\tB",
-            "ask\ta1\tnot-a-fingerprint",
-            "answer\ta1\tb2\tname-without-value",
-            "saved\ta1\tname",
-            "saved\ta1\tname\tvalue\textra",
-            "charge\ta1",
+            "2",
+            "2\thello",
+            "2\thello\t",
+            "2\thello\tA1",
+            "2\thello\ta1\textra",
+            "2\thello\taaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "2\there\ta1",
+            "2\there\ta1\tB",
+            "2\task\ta1\tnot-a-fingerprint",
+            "2\tanswer\ta1\tb2\tname-without-value",
+            "2\tsaved\ta1\tname",
+            "2\tsaved\ta1\tname\tvalue\textra",
+            "2\tforget\ta1",
+            "2\tforget\ta1\tbad key",
+            "2\tcharge\ta1",
         ] {
             assert_eq!(Message::parse(text), None, "{text:?}");
         }
         // A record that is not one payonce could have written reads as nothing.
         assert_eq!(record_of("payonce:v1:k1", "1,p,zz"), None);
-        assert_eq!(
-            record_of("other:k1", &record("k1", State::Pending, 1).encode()),
-            None
-        );
     }
 
     #[test]
-    fn an_outcome_beats_pending_and_the_later_pending_wins() {
-        let pending = record("k1", State::Pending, 1000);
-        let later = record("k1", State::Pending, 2000);
-        let paid = record("k1", State::Succeeded, 1500);
-        let declined = record("k1", State::Failed, 3000);
-        assert!(takes_over(None, &pending, 1000));
-        assert!(takes_over(Some(&pending), &later, 1000));
-        assert!(!takes_over(Some(&later), &pending, 1000));
-        assert!(
-            takes_over(Some(&later), &paid, 1000),
-            "an outcome is newer than any pending"
-        );
-        assert!(
-            !takes_over(Some(&paid), &later, 1000),
-            "an outcome never goes back to pending"
-        );
-        assert!(
-            !takes_over(Some(&paid), &declined, 1000),
-            "a second outcome contradicts the first"
-        );
-    }
-
-    #[test]
-    fn contradicting_or_expired_reports_are_ignored() {
-        let mine = record("k1", State::Pending, 1000);
-        let mut other_details = record("k1", State::Succeeded, 2000);
-        other_details.fingerprint = fingerprint(EP, "{\"amount\":1}");
-        assert!(!takes_over(Some(&mine), &other_details, 1000));
-        let mut other_endpoint = record("k1", State::Succeeded, 2000);
-        other_endpoint.endpoint = "https://evil.test/x".into();
-        assert!(!takes_over(Some(&mine), &other_endpoint, 1000));
-        let expired = record("k2", State::Succeeded, 2000);
-        assert!(!takes_over(None, &expired, expired.expires_ms + 1));
+    fn another_version_or_a_huge_message_is_ignored() {
+        // payonce before the version field, and a later protocol.
+        for text in ["hello\ta1", "1\thello\ta1", "3\thello\ta1", "v2\thello\ta1"] {
+            assert_eq!(Message::parse(text), None, "{text:?}");
+        }
+        let huge = cat(&["2\tsaved\ta1\tpayonce:v1:k\t", &"x".repeat(MAX_MESSAGE)]);
+        assert_eq!(Message::parse(&huge), None);
     }
 }
