@@ -228,6 +228,35 @@ export async function peerSays(state, key, canonicalBody, endpoint) {
   await new Promise((r) => setTimeout(r, 50)); // messages arrive as tasks
   channel.close();
 }
+// The same, as a tab running payonce from before messages carried a version would say it.
+export async function oldPeerSays(state, key, canonicalBody) {
+  const real = new URL('/api/charges', location.href).href;
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(real + '\n' + canonicalBody));
+  const fp = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const now = Date.now();
+  const channel = new BroadcastChannel('payonce:v1');
+  channel.postMessage(`saved\told1\tpayonce:v1:${key}\t1,${state},${fp},${now},${now},${now + 86400000},1,1,${real}`);
+  await new Promise((r) => setTimeout(r, 50));
+  channel.close();
+}
+// Posts `text` on the channel, as another tab would.
+export async function post(text) {
+  const channel = new BroadcastChannel('payonce:v1');
+  channel.postMessage(text);
+  await new Promise((r) => setTimeout(r, 100));
+  channel.close();
+}
+// A message of `n` characters more than a record's, made here (not in wasm).
+export async function postHuge(n) {
+  await post('2\tsaved\tpeer1\tpayonce:v1:k\t' + 'x'.repeat(n));
+}
+// Another tab's ear on the channel: `heard()` gives what it heard so far.
+export function listenChannel() {
+  const channel = new BroadcastChannel('payonce:v1');
+  const heard = [];
+  channel.onmessage = (e) => heard.push(String(e.data));
+  return { heard: () => heard.join('\n'), close: () => channel.close() };
+}
 export function storageDump() {
   const out = [];
   for (let i = 0; i < sessionStorage.length; i++) { const k = sessionStorage.key(i); out.push(k + '=' + sessionStorage.getItem(k)); }
@@ -253,6 +282,12 @@ extern "C" {
         -> Promise;
     #[wasm_bindgen(js_name = storageDump)]
     fn storage_dump() -> String;
+    #[wasm_bindgen(js_name = oldPeerSays)]
+    fn old_peer_says(state: &str, key: &str, canonical_body: &str) -> Promise;
+    #[wasm_bindgen(js_name = postHuge)]
+    fn post_huge(n: u32) -> Promise;
+    #[wasm_bindgen(js_name = listenChannel)]
+    fn listen_channel() -> JsValue;
     #[wasm_bindgen(js_name = setItem)]
     fn set_item(k: &str, val: &str);
     #[wasm_bindgen(js_name = getItem)]
@@ -492,6 +527,86 @@ async fn a_record_another_tab_announces_for_another_endpoint_lends_nothing() {
         s(&v("location"), "origin") + "/api/charges"
     );
     assert!(!storage_dump().contains("evil.test"), "{}", storage_dump());
+}
+
+#[wasm_bindgen_test]
+async fn a_failure_another_tab_reports_never_retires_a_key_left_unknown() {
+    let calls = fresh("[{ error: true }, { error: true }, { error: true }, {}]");
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    let key = s(&e, "key");
+    assert_eq!(
+        get(&e, "retryable"),
+        JsValue::TRUE,
+        "the outcome is unknown"
+    );
+    JsFuture::from(peer_says("f", &key, DETAILS_JSON, None))
+        .await
+        .unwrap();
+    let r = pay_ok(DETAILS, "").await;
+    assert_eq!(
+        s(&r, "key"),
+        key,
+        "the key that may have charged is sent again"
+    );
+    assert_eq!(s(&calls.get(3), "headers.idempotency-key"), key);
+}
+
+#[wasm_bindgen_test]
+async fn a_success_under_a_key_nobody_here_knew_leaves_an_idle_button_idle() {
+    fresh("[]");
+    let button =
+        payonce::PayButton::new(v("document.createElement('button')"), JsValue::UNDEFINED).unwrap();
+    JsFuture::from(peer_says("s", "made-up-1", DETAILS_JSON, None))
+        .await
+        .unwrap();
+    assert_eq!(button.state(), "idle", "nothing was paid here");
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_of_an_older_payonce_is_not_misread() {
+    let calls = fresh("[{}, {}]");
+    pay_ok("{ amount: 1, currency: 'usd' }", "").await;
+    JsFuture::from(old_peer_says("s", "old-key-1", DETAILS_JSON))
+        .await
+        .unwrap();
+    pay_ok(DETAILS, "").await;
+    assert_ne!(s(&calls.get(1), "headers.idempotency-key"), "old-key-1");
+}
+
+#[wasm_bindgen_test]
+async fn forgetting_a_payment_tells_the_other_tabs() {
+    fresh("[{}]");
+    let r = pay_ok(DETAILS, "").await;
+    let key = s(&r, "key");
+    let ear = listen_channel();
+    assert!(payonce::forget_payment(JsValue::from_str(&key)));
+    JsFuture::from(sleep(100)).await.unwrap();
+    let heard = Reflect::get(&ear, &"heard".into())
+        .unwrap()
+        .unchecked_into::<js_sys::Function>()
+        .call0(&ear)
+        .unwrap()
+        .as_string()
+        .unwrap_or_default();
+    let _ = Reflect::get(&ear, &"close".into())
+        .unwrap()
+        .unchecked_into::<js_sys::Function>()
+        .call0(&ear);
+    assert!(
+        heard
+            .lines()
+            .any(|m| m.contains("\tforget\t") && m.ends_with(&key)),
+        "{heard}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_huge_message_on_the_channel_is_not_copied_into_wasm() {
+    fresh("[{}]");
+    pay_ok("{ amount: 1, currency: 'usd' }", "").await;
+    let before = wasm_memory_bytes();
+    JsFuture::from(post_huge(1 << 24)).await.unwrap();
+    assert_eq!(wasm_memory_bytes(), before, "wasm memory grew");
 }
 
 #[wasm_bindgen_test]
