@@ -46,10 +46,11 @@ pub enum Message<'a> {
     Bye { from: &'a str },
     /// "Which record do you hold for this payment?" Every tab answers.
     Ask { from: &'a str, fingerprint: &'a str },
-    /// The answer to an `Ask`: the record's item name and value, if any.
+    /// The answer to an `Ask` about `fingerprint`: the record's item name and value, if any.
     Answer {
         from: &'a str,
         to: &'a str,
+        fingerprint: &'a str,
         item: Option<(&'a str, &'a str)>,
     },
     /// A tab saved this record (before a request, and with the outcome).
@@ -68,32 +69,46 @@ impl<'a> Message<'a> {
         if text.len() > MAX_MESSAGE {
             return None;
         }
-        let mut parts = text.splitn(6, '\t');
+        let mut parts = text.splitn(7, '\t');
         if parts.next()? != VERSION {
             return None;
         }
         let kind = parts.next()?;
         let from = parts.next().filter(|id| is_id(id))?;
-        let rest: [Option<&str>; 3] = [parts.next(), parts.next(), parts.next()];
+        let rest: [Option<&str>; 4] = [parts.next(), parts.next(), parts.next(), parts.next()];
         let message = match (kind, rest) {
-            ("hello", [None, None, None]) => Message::Hello { from },
-            ("bye", [None, None, None]) => Message::Bye { from },
-            ("here", [Some(to), None, None]) if is_id(to) => Message::Here { from, to },
-            ("ask", [Some(fingerprint), None, None]) if is_fingerprint(fingerprint) => {
+            ("hello", [None, None, None, None]) => Message::Hello { from },
+            ("bye", [None, None, None, None]) => Message::Bye { from },
+            ("here", [Some(to), None, None, None]) if is_id(to) => Message::Here { from, to },
+            ("ask", [Some(fingerprint), None, None, None]) if is_fingerprint(fingerprint) => {
                 Message::Ask { from, fingerprint }
             }
-            ("answer", [Some(to), None, None]) if is_id(to) => Message::Answer {
-                from,
-                to,
-                item: None,
-            },
-            ("answer", [Some(to), Some(name), Some(value)]) if is_id(to) => Message::Answer {
-                from,
-                to,
-                item: Some((name, value)),
-            },
-            ("saved", [Some(name), Some(value), None]) => Message::Saved { from, name, value },
-            ("forget", [Some(key), None, None]) if crate::rules::key::validate(key).is_ok() => {
+            ("answer", [Some(to), Some(fingerprint), None, None])
+                if is_id(to) && is_fingerprint(fingerprint) =>
+            {
+                Message::Answer {
+                    from,
+                    to,
+                    fingerprint,
+                    item: None,
+                }
+            }
+            ("answer", [Some(to), Some(fingerprint), Some(name), Some(value)])
+                if is_id(to) && is_fingerprint(fingerprint) =>
+            {
+                Message::Answer {
+                    from,
+                    to,
+                    fingerprint,
+                    item: Some((name, value)),
+                }
+            }
+            ("saved", [Some(name), Some(value), None, None]) => {
+                Message::Saved { from, name, value }
+            }
+            ("forget", [Some(key), None, None, None])
+                if crate::rules::key::validate(key).is_ok() =>
+            {
                 Message::Forget { from, key }
             }
             _ => return None,
@@ -109,11 +124,26 @@ impl<'a> Message<'a> {
             Message::Bye { from } => cat(&[v, "\tbye\t", from]),
             Message::Here { from, to } => cat(&[v, "\there\t", from, "\t", to]),
             Message::Ask { from, fingerprint } => cat(&[v, "\task\t", from, "\t", fingerprint]),
-            Message::Answer { from, to, item } => match item {
-                None => cat(&[v, "\tanswer\t", from, "\t", to]),
-                Some((name, value)) => {
-                    cat(&[v, "\tanswer\t", from, "\t", to, "\t", name, "\t", value])
-                }
+            Message::Answer {
+                from,
+                to,
+                fingerprint,
+                item,
+            } => match item {
+                None => cat(&[v, "\tanswer\t", from, "\t", to, "\t", fingerprint]),
+                Some((name, value)) => cat(&[
+                    v,
+                    "\tanswer\t",
+                    from,
+                    "\t",
+                    to,
+                    "\t",
+                    fingerprint,
+                    "\t",
+                    name,
+                    "\t",
+                    value,
+                ]),
             },
             Message::Saved { from, name, value } => {
                 cat(&[v, "\tsaved\t", from, "\t", name, "\t", value])
@@ -172,11 +202,13 @@ mod tests {
             Message::Answer {
                 from: "a1",
                 to: "b2",
+                fingerprint: &fp,
                 item: None,
             },
             Message::Answer {
                 from: "a1",
                 to: "b2",
+                fingerprint: &fp,
                 item: Some((&name, &value)),
             },
             Message::Saved {
@@ -224,6 +256,7 @@ mod tests {
             "2\there\ta1\tB",
             "2\task\ta1\tnot-a-fingerprint",
             "2\tanswer\ta1\tb2\tname-without-value",
+            "2\tanswer\ta1\tb2",
             "2\tsaved\ta1\tname",
             "2\tsaved\ta1\tname\tvalue\textra",
             "2\tforget\ta1",

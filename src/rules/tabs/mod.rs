@@ -495,7 +495,7 @@ impl Tabs {
                 self.peers.retain(|p| p != from);
                 self.owed.retain(|p| p != from);
                 self.answered_by(from);
-                self.heard_from(from);
+                self.heard_from(from, None);
             }
             Message::Ask { from, fingerprint } => {
                 self.add_peer(from);
@@ -509,14 +509,20 @@ impl Tabs {
                 self.post(&Message::Answer {
                     from: &me,
                     to: from,
+                    fingerprint,
                     item: item.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
                 });
             }
-            Message::Answer { from, to, item } if to == me => {
+            Message::Answer {
+                from,
+                to,
+                fingerprint,
+                item,
+            } if to == me => {
                 if let Some((name, value)) = item {
                     self.adopt(name, value, now_ms, store);
                 }
-                self.heard_from(from);
+                self.heard_from(from, Some(fingerprint));
             }
             Message::Saved { from, name, value } => {
                 self.add_peer(from);
@@ -625,10 +631,14 @@ impl Tabs {
         }
     }
 
-    /// `id` answered (or left): asks waiting only for it are over.
-    fn heard_from(&mut self, id: &str) {
+    /// `id` answered the ask about `fingerprint` (or, with `None`, left):
+    /// asks waiting only for it are over.
+    fn heard_from(&mut self, id: &str, fingerprint: Option<&str>) {
         let mut done = Vec::new();
         for p in &mut self.payments {
+            if fingerprint.is_some_and(|fp| fp != p.fingerprint) {
+                continue;
+            }
             if let Stage::Asking(waiting) = &mut p.stage {
                 waiting.retain(|w| w != id);
                 if waiting.is_empty() {
