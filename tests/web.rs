@@ -580,14 +580,22 @@ async fn forgetting_a_payment_tells_the_other_tabs() {
     let key = s(&r, "key");
     let ear = listen_channel();
     assert!(payonce::forget_payment(JsValue::from_str(&key)));
-    JsFuture::from(sleep(100)).await.unwrap();
-    let heard = Reflect::get(&ear, &"heard".into())
-        .unwrap()
-        .unchecked_into::<js_sys::Function>()
-        .call0(&ear)
-        .unwrap()
-        .as_string()
-        .unwrap_or_default();
+    let said = |m: &str| m.contains("\tforget\t") && m.ends_with(&key);
+    let mut heard = String::new();
+    // Messages arrive as tasks: wait for it (up to 2 s on a loaded machine).
+    for _ in 0..40 {
+        JsFuture::from(sleep(50)).await.unwrap();
+        heard = Reflect::get(&ear, &"heard".into())
+            .unwrap()
+            .unchecked_into::<js_sys::Function>()
+            .call0(&ear)
+            .unwrap()
+            .as_string()
+            .unwrap_or_default();
+        if heard.lines().any(said) {
+            break;
+        }
+    }
     let _ = Reflect::get(&ear, &"close".into())
         .unwrap()
         .unchecked_into::<js_sys::Function>()
