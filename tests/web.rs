@@ -225,7 +225,7 @@ export async function peerSays(state, key, canonicalBody, endpoint) {
   channel.postMessage(`2\tsaved\tpeer1\tpayonce:v1:${key}\t1,${state},${fp},${now},${now},${now + 86400000},1,1,${endpoint ?? real}`);
   channel.postMessage('2\tsaved\tpeer1\tpayonce:v1:bad key\t1,s,zz');
   channel.postMessage('2\tbye\tpeer1');
-  await new Promise((r) => setTimeout(r, 50)); // messages arrive as tasks
+  await new Promise((r) => setTimeout(r, 200)); // messages arrive as tasks (slower on a loaded machine)
   channel.close();
 }
 // The same, as a tab running payonce from before messages carried a version would say it.
