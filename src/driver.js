@@ -94,13 +94,58 @@ export function wellFormed(s) {
   }
 }
 
+// The builtins payonce reads page values with, taken at import: page code that
+// replaces them later changes nothing.
+const hasOwn = Object.prototype.hasOwnProperty;
+const getPrototypeOf = Object.getPrototypeOf;
+const getter = (C, name) => {
+  try {
+    return Object.getOwnPropertyDescriptor(C.prototype, name).get;
+  } catch {
+    return undefined;
+  }
+};
+// The platform's brand checks: each getter throws unless `this` really is one of
+// its kind, made in this realm or in any other (a same-origin frame's).
+const brands = {
+  signal: getter(globalThis.AbortSignal, 'aborted'),
+  url: getter(globalThis.URL, 'href'),
+  element: getter(globalThis.Element, 'localName'),
+};
+
+/**
+ * `o[name]` when `o` has its own property `name`, undefined otherwise: what
+ * Object.prototype (polluted by page code) carries is never read as an option.
+ */
+export function own(o, name) {
+  return hasOwn.call(o, name) ? o[name] : undefined;
+}
+
+/** Whether `v` is an AbortSignal, URL or Element (`kind`) of any realm. */
+export function is(kind, v) {
+  try {
+    brands[kind].call(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `o`'s prototype is null or some realm's Object.prototype (a record). */
+function plain(o) {
+  const p = getPrototypeOf(o);
+  return p === null || getPrototypeOf(p) === null;
+}
+
 /**
  * The first `max + 1` items of an iterable (so a caller can tell "more than max"),
  * or null when `v` is not iterable. Reads it as WebIDL reads a sequence: a
- * Symbol.iterator that is present but not a function is an error.
+ * Symbol.iterator that is present but not a function is an error. A plain
+ * object is iterable only by its own Symbol.iterator (not one page code put
+ * on Object.prototype).
  */
 export function take(v, max) {
-  const iterator = v[Symbol.iterator];
+  const iterator = plain(v) ? own(v, Symbol.iterator) : v[Symbol.iterator];
   if (iterator === undefined || iterator === null) return null;
   if (typeof iterator !== 'function') throw new TypeError('its Symbol.iterator is not a function');
   const it = iterator.call(v);

@@ -10,7 +10,7 @@
 //! copied string is then checked for lone surrogates, which the copy would
 //! turn into U+FFFD and so make two different inputs one.
 
-use super::js::{self, Local};
+use super::js::{self, Brand, Local};
 use crate::rules::json::{self, Value};
 use crate::rules::key::MAX_KEY_LEN;
 use crate::rules::record::{MAX_ENDPOINT_LEN as MAX_ENDPOINT, MAX_KEY_TTL_MS};
@@ -463,8 +463,8 @@ pub struct Options {
     pub header_name: String,
     /// Send the key in the draft's quoted form.
     pub quoted_key: bool,
-    /// fetch's `credentials`.
-    pub credentials: Option<&'static str>,
+    /// fetch's `credentials` (fetch's own default, `same-origin`, when not given).
+    pub credentials: &'static str,
     /// The caller's abort signal.
     pub signal: Option<AbortSignal>,
     /// Event callback.
@@ -489,15 +489,15 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
             &js::describe(value),
         ]));
     }
-    let field = |name: &'static str| js::get(value, name).map_err(|e| threw("options", name, &e));
+    // Own properties only: what page code put on Object.prototype is not an option.
+    let field = |name: &'static str| js::own(value, name).map_err(|e| threw("options", name, &e));
     // Read in this order, so the first bad option is the one reported.
     let endpoint = endpoint(&field("endpoint")?)?;
     let policy = policy(&field)?;
     let header_name = idempotency_header(&field("idempotencyHeader")?)?;
     let quoted_key = flag(&field("quotedKey")?, "quotedKey")?;
     let credentials = credentials(&field("credentials")?)?;
-    let signal =
-        optional::<AbortSignal>(field("signal")?, "options.signal must be an AbortSignal")?;
+    let signal = signal(field("signal")?)?;
     let on_event = optional::<Function>(field("onEvent")?, "options.onEvent must be a function")?;
     let headers = headers(&field("headers")?)?;
     Ok(Options {
@@ -516,9 +516,11 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
 /// (see [`absolute_url`]). Also the reader for any other endpoint JS hands over
 /// (`pendingPayments(endpoint)`, a PayButton's `endpoint`).
 pub fn endpoint(value: &JsValue) -> Result<String, String> {
-    let written = match value.dyn_ref::<web_sys::Url>() {
-        Some(url) => js::get(url, "href").map_err(|e| threw("options", "endpoint.href", &e))?,
-        None => value.clone(),
+    // A URL of this page or of a same-origin frame, as fetch takes either.
+    let written = if js::is(Brand::Url, value) {
+        js::get(value, "href").map_err(|e| threw("options", "endpoint.href", &e))?
+    } else {
+        value.clone()
     };
     let endpoint = match text(&written, MAX_ENDPOINT) {
         Ok(e) if !e.trim().is_empty() && !e.chars().any(char::is_control) => e,
@@ -661,15 +663,29 @@ fn flag(value: &JsValue, name: &str) -> Result<bool, String> {
     })
 }
 
-fn credentials(value: &JsValue) -> Result<Option<&'static str>, String> {
+fn credentials(value: &JsValue) -> Result<&'static str, String> {
     if value.is_undefined() {
-        return Ok(None);
+        return Ok("same-origin");
     }
     match text(value, 16).ok().as_deref() {
-        Some("omit") => Ok(Some("omit")),
-        Some("same-origin") => Ok(Some("same-origin")),
-        Some("include") => Ok(Some("include")),
+        Some("omit") => Ok("omit"),
+        Some("same-origin") => Ok("same-origin"),
+        Some("include") => Ok("include"),
         _ => Err("options.credentials must be 'omit', 'same-origin' or 'include'".into()),
+    }
+}
+
+/// `options.signal`: an `AbortSignal` of this page or of a same-origin frame.
+fn signal(value: JsValue) -> Result<Option<AbortSignal>, String> {
+    if value.is_undefined() || value.is_null() {
+        Ok(None)
+    } else if js::is(Brand::Signal, &value) {
+        Ok(Some(value.unchecked_into()))
+    } else {
+        Err(cat(&[
+            "options.signal must be an AbortSignal; got ",
+            &js::describe(&value),
+        ]))
     }
 }
 
