@@ -3,7 +3,7 @@
 //! outcome as `checkout` reports it ([`Settled`]), so it states no payment
 //! rule of its own.
 
-use crate::browser::convert;
+use crate::browser::endpoint;
 use crate::browser::js::{self, Brand, Local};
 use crate::browser::tabs::{self, PeerWatcher};
 use crate::checkout::{self, Settled, Watcher};
@@ -183,7 +183,7 @@ impl PayButton {
             let endpoint = if endpoint.is_undefined() || endpoint.is_null() {
                 None
             } else {
-                let e = convert::endpoint(&endpoint).map_err(|m| checkout::invalid_input(&m))?;
+                let e = endpoint::endpoint(&endpoint).map_err(|m| checkout::invalid_input(&m))?;
                 Some(e)
             };
             let labels = js::own(&options, "labels").unwrap_or(JsValue::UNDEFINED);

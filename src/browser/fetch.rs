@@ -1,7 +1,7 @@
 //! The transport: one `fetch` per attempt, with its own timeout.
 
-use super::convert::Options;
 use super::js;
+use super::options::Options;
 use crate::rules::key;
 use crate::rules::payment::{is_html, Body, Failure, Head};
 use crate::rules::retry::{self, Verdict};

@@ -12,6 +12,13 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+/// The deepest nesting accepted in details.
+pub const MAX_DEPTH: usize = 32;
+/// The most values (objects, arrays and leaves) accepted in details.
+pub const MAX_NODES: usize = 10_000;
+/// The largest canonical body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 100_000;
+
 /// JSON data, as read from the caller's details.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {

@@ -6,6 +6,7 @@
 //! (`crate::checkout`) and the tests drive that same machine.
 
 pub mod error;
+pub mod header;
 pub mod json;
 pub mod key;
 pub mod lifecycle;
