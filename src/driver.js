@@ -266,3 +266,131 @@ export function deferred() {
 export function within(promise, ms) {
   return Promise.race([promise, new Promise((r) => setTimer(r, ms))]);
 }
+
+// Payment details cross into the wasm as one JSON text. JSON.stringify reads only
+// own enumerable properties and calls toJSON() as a server's JSON would see it; the
+// replacer stops at the first value JSON cannot hold exactly and reports where and
+// what it is, for Rust to word the refusal. It also counts the text's length as it
+// is written (UTF-16 units, escapes included), so an oversize text is never made,
+// let alone copied into wasm memory.
+const isArray = Array.isArray;
+const stringify = JSON.stringify;
+const ESCAPED = /["\\\u0000-\u001f]/g;
+const SHORT = '"\\\b\f\n\r\t';
+class Stop {
+  constructor(kind, path, n, extra) {
+    Object.assign(this, { kind, path, n, extra });
+  }
+}
+
+/** The UTF-16 length of `s` as a JSON string, quotes and escapes included. */
+function jsonUnits(s) {
+  let n = s.length + 2;
+  for (const [c] of s.matchAll(ESCAPED)) n += SHORT.includes(c) ? 1 : 5;
+  return n;
+}
+
+/** Whether `p` is some realm's Object.prototype: the end of its chain, and its own constructor's prototype. */
+function objectPrototype(p) {
+  try {
+    return getPrototypeOf(p) === null && p.constructor.prototype === p;
+  } catch {
+    return false;
+  }
+}
+
+/** The name of `v`'s class for a message (at most 64 characters), or ''. */
+function className(v) {
+  try {
+    const name = getPrototypeOf(v).constructor.name;
+    return typeof name === 'string' ? name.slice(0, 64) : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * `details` as JSON text (a string), or, at the first value JSON cannot carry
+ * exactly, `[kind, path, n, extra]`: what it is, where (`details.items[0].sku`),
+ * a count where one matters, and what was thrown or the class's name.
+ */
+export function details(value, maxDepth, maxNodes, maxUnits) {
+  // Each object or array met: its path, depth and members written so far.
+  const seen = new Map();
+  let nodes = 0;
+  let units = 0;
+  let path = 'details';
+  const spend = (n, at) => {
+    units += n;
+    if (units > maxUnits) throw new Stop('budget', at, 0, '');
+  };
+  function replacer(key, v) {
+    const holder = seen.get(this);
+    if (holder) {
+      path = holder.array ? `${holder.path}[${key}]` : `${holder.path}.${key}`;
+      if (!holder.array && !wellFormed(key)) throw new Stop('lone-name', holder.path, 0, '');
+    } else {
+      path = 'details';
+    }
+    if (++nodes > maxNodes) throw new Stop('nodes', path, maxNodes, '');
+    // The details, after their toJSON(), must still be an object.
+    if (!holder && (v === null || typeof v !== 'object' || isArray(v))) throw new Stop('top', path, 0, '');
+    if (v === undefined) {
+      if (holder.array) throw new Stop('hole', path, 0, '');
+      return v;
+    }
+    if (holder) {
+      // The member's name and its colon, or the item's comma.
+      if (holder.array) {
+        if (key !== '0') spend(1, path);
+      } else {
+        const name = jsonUnits(key) + 1 + (holder.count++ > 0 ? 1 : 0);
+        if (name > maxUnits) throw new Stop('long-name', holder.path, key.length, '');
+        spend(name, path);
+      }
+    }
+    switch (typeof v) {
+      case 'string':
+        if (v.length > maxUnits) throw new Stop('long-string', path, v.length, '');
+        if (!wellFormed(v)) throw new Stop('lone', path, 0, '');
+        spend(jsonUnits(v), path);
+        return v;
+      case 'number':
+        if (!Number.isFinite(v)) throw new Stop('number', path, v, '');
+        spend(String(v).length, path);
+        return v;
+      case 'boolean':
+        spend(v ? 4 : 5, path);
+        return v;
+      case 'bigint':
+      case 'symbol':
+      case 'function':
+        throw new Stop(typeof v, path, 0, '');
+    }
+    if (v === null) {
+      spend(4, path);
+      return v;
+    }
+    const array = isArray(v);
+    if (array) {
+      if (v.length > maxNodes) throw new Stop('long-array', path, maxNodes, '');
+    } else {
+      const p = getPrototypeOf(v);
+      if (p !== null && !objectPrototype(p)) throw new Stop('class', path, 0, className(v));
+    }
+    const depth = holder ? holder.depth + 1 : 0;
+    if (depth >= maxDepth) throw new Stop('deep', path, maxDepth, '');
+    for (let h = this; h !== undefined; h = seen.get(h)?.parent) {
+      if (h === v) throw new Stop('cycle', path, 0, '');
+    }
+    seen.set(v, { path, depth, array, count: 0, parent: holder ? this : undefined });
+    spend(2, path);
+    return v;
+  }
+  try {
+    return stringify(value, replacer);
+  } catch (e) {
+    if (e instanceof Stop) return [e.kind, e.path, e.n, e.extra];
+    return ['threw', path, 0, e];
+  }
+}

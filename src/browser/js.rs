@@ -38,6 +38,9 @@ extern "C" {
     /// `clearTimeout(id)` as it was when payonce loaded.
     #[wasm_bindgen(js_name = stopTimer)]
     pub fn clear_timeout(id: &JsValue);
+    /// Payment details as JSON text, or `[kind, path, n, extra]` for the first
+    /// value JSON cannot carry exactly (see `driver.js`); never throws.
+    pub fn details(value: &JsValue, max_depth: u32, max_nodes: u32, max_units: u32) -> JsValue;
     /// `o[name]` if `o` has its own property `name`, `undefined` otherwise;
     /// throws what a getter or proxy trap throws.
     #[wasm_bindgen(catch, js_name = own)]

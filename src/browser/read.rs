@@ -42,15 +42,6 @@ pub fn text(value: &JsValue, max: usize) -> Result<String, Refused> {
     Ok(copied)
 }
 
-/// A JS string for an error message: at most `max` UTF-16 units are copied.
-pub fn shown(value: &JsValue, max: u32) -> String {
-    match value.dyn_ref::<JsString>() {
-        Some(js) if js.length() > max => cat(&[&String::from(js.slice(0, max)), "…"]),
-        Some(js) => String::from(js),
-        None => js::describe(value),
-    }
-}
-
 /// "reading `path` `what` threw (…)", for a getter, proxy trap or toJSON() that threw.
 pub fn threw(path: &str, what: &str, thrown: &JsValue) -> String {
     let space = if what.is_empty() { "" } else { " " };
