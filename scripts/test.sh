@@ -64,6 +64,9 @@ step "release build"
 node --test tests/build/
 bash scripts/build.sh
 
+step "size budget (tests/size/budget.json: the packed JS and .wasm, gzip -9)"
+node --test tests/size/
+
 step "TypeScript declarations (tsc --strict on tests/types; exports against declarations)"
 tsc -p tests/types
 tsc -p tests/types/tsconfig.nodom.json

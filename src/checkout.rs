@@ -8,13 +8,14 @@
 //! `driver.js` does the awaiting, so the wasm carries no future executor.
 
 use crate::browser::clock::now_ms;
-use crate::browser::convert::{self, Options, MAX_BODY_BYTES};
+use crate::browser::details;
 use crate::browser::fetch::{self, AttemptGuard, FetchTransport};
 use crate::browser::js::{self, Local};
+use crate::browser::options::{self, Options};
 use crate::browser::storage::SessionStore;
 use crate::browser::tabs::{self, TabStore};
 use crate::rules::error::{Code, PayError};
-use crate::rules::json;
+use crate::rules::json::{self, MAX_BODY_BYTES};
 use crate::rules::lifecycle::{resolve, Lookup};
 use crate::rules::payment::{Effect, Event, Input, Observer, Outcome, Payment, Success};
 use crate::rules::record::{fingerprint, Record, State};
@@ -107,9 +108,9 @@ struct Call {
 }
 
 fn read(details: &JsValue, key: &JsValue, options: &JsValue) -> Result<Call, JsError> {
-    let options = convert::options(options).map_err(PayError::invalid)?;
-    let caller_key = convert::caller_key(key).map_err(PayError::invalid)?;
-    let body = json::canonical(&convert::details(details).map_err(PayError::invalid)?);
+    let options = options::options(options).map_err(PayError::invalid)?;
+    let caller_key = options::caller_key(key).map_err(PayError::invalid)?;
+    let body = json::canonical(&details::details(details).map_err(PayError::invalid)?);
     if body.len() > MAX_BODY_BYTES {
         return Err(PayError::invalid(cat(&[
             "payment details are ",

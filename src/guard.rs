@@ -3,8 +3,8 @@
 //! outcome as `checkout` reports it ([`Settled`]), so it states no payment
 //! rule of its own.
 
-use crate::browser::convert;
-use crate::browser::js::{self, Local};
+use crate::browser::endpoint;
+use crate::browser::js::{self, Brand, Local};
 use crate::browser::tabs::{self, PeerWatcher};
 use crate::checkout::{self, Settled, Watcher};
 use crate::rules::record::{Record, State};
@@ -142,15 +142,22 @@ impl Inner {
         if self.labels.is_null() {
             return;
         }
-        let custom = js::get(&self.labels, phase.name())
-            .ok()
-            .and_then(|v| v.as_string());
+        let custom = label(&self.labels, phase);
         let label = custom.or_else(|| phase.default_label().map(str::to_owned));
         // Buttons that hold markup (an icon, a price) keep it unless a label is asked for.
         if self.labels.is_object() || el.child_element_count() == 0 {
             el.set_text_content(Some(label.as_deref().unwrap_or(&self.original_label)));
         }
     }
+}
+
+/// The caller's label for `phase`: an own string property of `labels` (the
+/// `labels` option, when it is an object).
+fn label(labels: &JsValue, phase: Phase) -> Option<String> {
+    if !labels.is_object() {
+        return None;
+    }
+    js::own(labels, phase.name()).ok()?.as_string()
 }
 
 /// Binds a Pay button to payonce. See `payonce.d.ts`.
@@ -173,14 +180,15 @@ impl PayButton {
         let (endpoint, labels) = if options.is_undefined() || options.is_null() {
             (None, JsValue::UNDEFINED)
         } else {
-            let endpoint = js::get(&options, "endpoint").unwrap_or(JsValue::UNDEFINED);
+            // Own properties only: what page code put on Object.prototype is not an option.
+            let endpoint = js::own(&options, "endpoint").unwrap_or(JsValue::UNDEFINED);
             let endpoint = if endpoint.is_undefined() || endpoint.is_null() {
                 None
             } else {
-                let e = convert::endpoint(&endpoint).map_err(|m| checkout::invalid_input(&m))?;
+                let e = endpoint::endpoint(&endpoint).map_err(|m| checkout::invalid_input(&m))?;
                 Some(e)
             };
-            let labels = js::get(&options, "labels").unwrap_or(JsValue::UNDEFINED);
+            let labels = js::own(&options, "labels").unwrap_or(JsValue::UNDEFINED);
             let labels = if labels.as_bool() == Some(false) {
                 JsValue::NULL
             } else {
@@ -251,9 +259,11 @@ fn payable(value: JsValue) -> Result<Element, JsValue> {
             what,
         ]))
     };
-    let Some(element) = value.dyn_ref::<Element>() else {
+    // An element of this page or of a same-origin frame.
+    if !js::is(Brand::Element, &value) {
         return Err(refuse(&js::describe(&value)));
-    };
+    }
+    let element: &Element = value.unchecked_ref();
     let html = element.namespace_uri().as_deref() == Some("http://www.w3.org/1999/xhtml");
     let name = element.local_name();
     if html && (name == "button" || name == "fieldset") {

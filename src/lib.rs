@@ -47,7 +47,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 #[cfg(target_arch = "wasm32")]
 mod exports {
     //! Everything JavaScript calls.
-    use crate::browser::convert;
+    use crate::browser::endpoint;
     use crate::browser::storage::SessionStore;
     use crate::checkout;
     use crate::rules::error::PayError;
@@ -81,7 +81,7 @@ mod exports {
         let endpoint = if endpoint.is_undefined() || endpoint.is_null() {
             None
         } else {
-            match convert::endpoint(&endpoint) {
+            match endpoint::endpoint(&endpoint) {
                 Ok(e) => Some(e),
                 Err(_) => return Array::new(),
             }

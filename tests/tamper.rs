@@ -61,6 +61,65 @@ export function element(html) {
   host.innerHTML = html;
   return host.firstElementChild;
 }
+// Page code (or a library) that writes payonce's option names onto Object.prototype,
+// and fetch's RequestInit members that would change the request. What a fetch sees
+// is read the way fetch reads its init: through [[Get]], prototype chain included.
+// Two groups: payonce's option names (and a PayButton's labels), and fetch's own members.
+const POLLUTION = {
+  headers: { Authorization: 'Bearer attacker-token' },
+  idempotencyHeader: 'X-Other-Key',
+  keyTtlMs: 1,
+  timeoutMs: 1,
+  maxRetries: 0,
+  retryDelayMs: 60000,
+  quotedKey: true,
+  credentials: 'omit',
+  endpoint: 'https://attacker.example/pay',
+  labels: { idle: 'Paid \u2713' },
+  idle: 'Paid \u2713',
+  [Symbol.iterator]: function* () { yield ['Authorization', 'Bearer attacker-token']; },
+};
+const FETCH_POLLUTION = {
+  mode: 'no-cors',
+  integrity: 'sha256-AAAA',
+  keepalive: true,
+  referrerPolicy: 'unsafe-url',
+  method: 'GET',
+};
+export function pollute(group) {
+  const with_ = group === 'fetch' ? FETCH_POLLUTION : POLLUTION;
+  for (const k of Reflect.ownKeys(with_)) {
+    Object.defineProperty(Object.prototype, k, { value: with_[k], writable: true, configurable: true, enumerable: false });
+  }
+}
+export function unpollute() {
+  for (const k of [...Reflect.ownKeys(POLLUTION), ...Reflect.ownKeys(FETCH_POLLUTION)]) delete Object.prototype[k];
+}
+// A fetch that answers 503 the first time and 200 after 20 ms from then on, recording
+// the RequestInit members fetch would read.
+export function initFetch() {
+  const calls = [];
+  globalThis.fetch = (url, init) => {
+    const h = {};
+    new Headers(init.headers).forEach((val, name) => { h[name] = val; });
+    const read = {};
+    for (const m of ['method', 'mode', 'integrity', 'keepalive', 'referrerPolicy', 'credentials', 'cache', 'redirect']) read[m] = init[m];
+    calls.push({ url: String(url), headers: h, body: init.body, init: read, nullPrototype: Object.getPrototypeOf(init) === null });
+    const status = calls.length === 1 ? 503 : 200;
+    return new Promise((resolve, reject) => {
+      init.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+      setTimeout(() => resolve(new Response('{"id":"ch_1"}', { status })), 20);
+    });
+  };
+  return calls;
+}
+// A same-origin frame's window: its AbortSignal, URL, Headers and elements are of
+// another realm (instanceof this page's classes is false for them).
+export function frameWindow() {
+  const f = document.createElement('iframe');
+  document.body.append(f);
+  return f.contentWindow;
+}
 "#)]
 extern "C" {
     fn v(src: &str) -> JsValue;
@@ -77,6 +136,12 @@ extern "C" {
     #[wasm_bindgen(js_name = reentryThrew)]
     fn reentry_threw() -> String;
     fn element(html: &str) -> JsValue;
+    fn pollute(group: &str);
+    fn unpollute();
+    #[wasm_bindgen(js_name = initFetch)]
+    fn init_fetch() -> Array;
+    #[wasm_bindgen(js_name = frameWindow)]
+    fn frame_window() -> JsValue;
 }
 
 const DETAILS: &str = "{ amount: 1, currency: 'usd' }";
@@ -495,4 +560,191 @@ fn pay_button_takes_a_button_or_fieldset_and_one_binding_each() {
         v("{ endpoint: new URL('/api/charges', location.href) }"),
     )
     .expect("a URL object");
+}
+
+/// Pays `details` with `options` while Object.prototype carries payonce's option
+/// names (`group` "options") or fetch's RequestInit members ("fetch"); the
+/// prototype is clean again before anything is asserted.
+async fn pay_polluted(group: &str, details: &str, options: &str) -> Result<JsValue, JsValue> {
+    let (details, options) = (v(details), v(options));
+    pollute(group);
+    let outcome = settle(payonce::process_payment(
+        details,
+        JsValue::UNDEFINED,
+        options,
+    ))
+    .await;
+    unpollute();
+    outcome
+}
+
+#[wasm_bindgen_test]
+async fn options_and_headers_ignore_a_polluted_object_prototype() {
+    start();
+    let calls = init_fetch();
+    let options = "{ endpoint: '/api/charges', retryDelayMs: 1, maxRetryDelayMs: 5, headers: { 'X-Trace': 't1' } }";
+    let first = pay_polluted("options", DETAILS, options)
+        .await
+        .unwrap_or_else(|e| panic!("{}", s(&e, "message")));
+    // maxRetries and timeoutMs are the defaults: the 503 is retried, the 20 ms answer waited for.
+    assert_eq!(get(&first, "status").as_f64(), Some(200.0));
+    assert_eq!(calls.length(), 2);
+    let key = s(&first, "key");
+    for call in calls.iter() {
+        let headers = get(&call, "headers");
+        assert_eq!(
+            s(&headers, "authorization"),
+            "",
+            "an inherited header was sent"
+        );
+        assert_eq!(s(&headers, "x-trace"), "t1");
+        assert_eq!(
+            s(&headers, "idempotency-key"),
+            key,
+            "the key went under another name"
+        );
+        assert_eq!(s(&headers, "x-other-key"), "");
+        assert_eq!(s(&call, "url"), absolute("/api/charges"));
+        assert_eq!(s(&get(&call, "init"), "credentials"), "same-origin");
+    }
+    // keyTtlMs is the default day: the same details an instant later are the same payment.
+    let second = pay_polluted("options", DETAILS, options).await.unwrap();
+    assert_eq!(
+        s(&second, "key"),
+        key,
+        "an inherited keyTtlMs expired the key"
+    );
+    assert_eq!(calls.length(), 3);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_gets_an_init_that_inherits_nothing() {
+    start();
+    let calls = init_fetch();
+    let options = "{ endpoint: '/api/charges', retryDelayMs: 1, maxRetryDelayMs: 5 }";
+    pay_polluted("fetch", DETAILS, options)
+        .await
+        .unwrap_or_else(|e| panic!("{}", s(&e, "message")));
+    assert_eq!(calls.length(), 2);
+    for call in calls.iter() {
+        let init = get(&call, "init");
+        assert_eq!(s(&init, "method"), "POST");
+        assert_eq!(s(&init, "mode"), "cors", "fetch read an inherited mode");
+        assert_eq!(
+            s(&init, "integrity"),
+            "",
+            "fetch read an inherited integrity"
+        );
+        assert_eq!(get(&init, "keepalive").as_bool(), Some(false));
+        assert_eq!(s(&init, "referrerPolicy"), "");
+        assert_eq!(s(&init, "credentials"), "same-origin");
+        assert_eq!(s(&init, "cache"), "no-store");
+        assert_eq!(s(&init, "redirect"), "manual");
+        assert_eq!(get(&call, "nullPrototype").as_bool(), Some(true));
+    }
+}
+
+#[wasm_bindgen_test]
+fn pay_button_labels_and_options_ignore_a_polluted_object_prototype() {
+    start();
+    let plain = element("<button>Pay</button>");
+    let labelled = element("<button>Pay</button>");
+    pollute("options");
+    let first = payonce::PayButton::new(plain.clone(), v("{}"));
+    let second = payonce::PayButton::new(labelled.clone(), v("{ labels: { paying: 'Wait' } }"));
+    unpollute();
+    let first = first.unwrap_or_else(|e| panic!("{}", s(&e, "message")));
+    let _second = second.unwrap_or_else(|e| panic!("{}", s(&e, "message")));
+    assert_eq!(first.state(), "idle");
+    for el in [&plain, &labelled] {
+        let text = el.dyn_ref::<web_sys::Node>().unwrap().text_content();
+        assert_eq!(
+            text.as_deref(),
+            Some("Pay"),
+            "an idle button reads another label"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_signal_url_headers_and_button_from_another_frame_are_taken() {
+    start();
+    let calls = record_fetch(false, 200, JsValue::UNDEFINED);
+    let w = frame_window();
+    let make = |src: &str| {
+        Function::new_with_args("W", &format!("return {src};"))
+            .call1(&JsValue::NULL, &w)
+            .unwrap()
+    };
+    let options = make(
+        "{ endpoint: new W.URL('/api/charges', location.href), signal: new W.AbortController().signal, \
+           headers: new W.Headers({ 'X-Trace': 'frame' }), maxRetries: 0 }",
+    );
+    let result = settle(payonce::process_payment(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        options,
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{}", s(&e, "message")));
+    assert_eq!(get(&result, "status").as_f64(), Some(200.0));
+    assert_eq!(s(&calls.get(0), "url"), absolute("/api/charges"));
+    assert_eq!(s(&get(&calls.get(0), "headers"), "x-trace"), "frame");
+    // The other frame's signal is heard: aborted, nothing more is sent.
+    let err = settle(payonce::process_payment(
+        v("{ amount: 2, currency: 'usd' }"),
+        JsValue::UNDEFINED,
+        make("{ endpoint: '/api/charges', signal: W.AbortSignal.abort() }"),
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(s(&err, "code"), "aborted", "{}", s(&err, "message"));
+    assert_eq!(calls.length(), 1);
+    // A pending payment's endpoint may be asked with the other frame's URL.
+    let pending = payonce::pending_payments(make("new W.URL('/api/charges', location.href)"));
+    assert_eq!(pending.length(), 0);
+    // Its button binds, and its endpoint option may be its URL.
+    let button = make("W.document.body.appendChild(W.document.createElement('button'))");
+    let bound = payonce::PayButton::new(
+        button,
+        make("{ endpoint: new W.URL('/api/charges', location.href) }"),
+    )
+    .unwrap_or_else(|e| panic!("{}", s(&e, "message")));
+    assert_eq!(bound.state(), "idle");
+    // What only looks like one is still refused, by the platform's own brand checks.
+    for (fake, why) in [
+        (
+            "{ endpoint: '/api/charges', signal: { aborted: false, addEventListener() {} } }",
+            "AbortSignal",
+        ),
+        (
+            "{ endpoint: { href: '/api/charges', toString() { return '/api/charges'; } } }",
+            "options.endpoint",
+        ),
+        (
+            "{ endpoint: '/api/charges', signal: new Proxy(AbortSignal.abort(), {}) }",
+            "AbortSignal",
+        ),
+    ] {
+        let err = settle(payonce::process_payment(
+            v(DETAILS),
+            JsValue::UNDEFINED,
+            v(fake),
+        ))
+        .await
+        .unwrap_err();
+        assert_eq!(s(&err, "code"), "invalid_input", "{fake}");
+        assert!(
+            s(&err, "message").contains(why),
+            "{fake}: {}",
+            s(&err, "message")
+        );
+    }
+    let err = payonce::PayButton::new(
+        v("Object.create(HTMLButtonElement.prototype)"),
+        JsValue::UNDEFINED,
+    )
+    .err()
+    .expect("an object that only inherits from HTMLButtonElement");
+    assert_eq!(s(&err, "code"), "invalid_input");
 }

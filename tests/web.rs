@@ -171,7 +171,7 @@ function makeHostileCases(seed, perKind) {
     const roll = r();
     if (roll < 0.08) o = pick([null, undefined, 'x', 1, [], () => ({})]);
     else if (roll < 0.12) o = { get endpoint() { return thrower('endpoint getter'); } };
-    else if (roll < 0.16) o = new Proxy(okOptions(), { get(t, k) { if (k === 'headers') thrower('headers trap'); return t[k]; } });
+    else if (roll < 0.16) o = new Proxy({ ...okOptions(), headers: {} }, { get(t, k) { if (k === 'headers') thrower('headers trap'); return t[k]; } });
     else {
       const f = pick(fields);
       const value = pick(bad[f]);

@@ -1,7 +1,7 @@
 //! The transport: one `fetch` per attempt, with its own timeout.
 
-use super::convert::Options;
 use super::js;
+use super::options::Options;
 use crate::rules::key;
 use crate::rules::payment::{is_html, Body, Failure, Head};
 use crate::rules::retry::{self, Verdict};
@@ -16,7 +16,7 @@ pub struct FetchTransport {
     headers: Headers,
     header_name: String,
     quoted_key: bool,
-    credentials: Option<&'static str>,
+    credentials: &'static str,
     signal: Option<AbortSignal>,
 }
 
@@ -65,18 +65,24 @@ impl FetchTransport {
             .set(&self.header_name, &key::header_value(key, self.quoted_key))
             .map_err(|e| Failure::Network(js::describe_thrown(&e)))?;
         let guard = AttemptGuard::new(timeout_ms, self.signal.as_ref())?;
-        let init = js::object(&[
+        // Every member payonce means, on an object that inherits nothing: fetch reads
+        // its init through the prototype chain, and page code may have put `mode:
+        // 'no-cors'` (which drops the key and the JSON type) or `integrity` on
+        // Object.prototype.
+        let init = js::bare_object(&[
             ("method", js::name("POST")),
             ("headers", self.headers.clone().into()),
             ("body", JsValue::from_str(body)),
             ("signal", guard.controller.signal().into()),
+            ("mode", js::name("cors")),
+            ("credentials", js::name(self.credentials)),
             // A payment must not silently turn into a GET elsewhere: see redirects as they are.
             ("redirect", js::name("manual")),
             ("cache", js::name("no-store")),
+            ("integrity", js::name("")),
+            ("keepalive", JsValue::FALSE),
+            ("referrerPolicy", js::name("")),
         ]);
-        if let Some(credentials) = self.credentials {
-            js::set(&init, "credentials", &js::name(credentials));
-        }
         match js::fetch(endpoint, &init) {
             Ok(promise) => Ok((guard.race(&promise), guard)),
             Err(e) => Err(guard.failure(&e)),

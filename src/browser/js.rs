@@ -38,6 +38,48 @@ extern "C" {
     /// `clearTimeout(id)` as it was when payonce loaded.
     #[wasm_bindgen(js_name = stopTimer)]
     pub fn clear_timeout(id: &JsValue);
+    /// Payment details as JSON text, or `[kind, path, n, extra]` for the first
+    /// value JSON cannot carry exactly (see `driver.js`); never throws.
+    pub fn details(value: &JsValue, max_depth: u32, max_nodes: u32, max_units: u32) -> JsValue;
+    /// `o[name]` if `o` has its own property `name`, `undefined` otherwise;
+    /// throws what a getter or proxy trap throws.
+    #[wasm_bindgen(catch, js_name = own)]
+    fn own_js(o: &JsValue, name: &JsValue) -> Result<JsValue, JsValue>;
+    /// Whether `v` is of `kind` (`signal`, `url`, `element`) by the platform's
+    /// brand check, whichever realm (same-origin frame) made it.
+    #[wasm_bindgen(js_name = is)]
+    fn is_js(kind: &JsValue, v: &JsValue) -> bool;
+}
+
+/// A platform type recognised by its brand, from any realm.
+#[derive(Clone, Copy)]
+pub enum Brand {
+    /// `AbortSignal`.
+    Signal,
+    /// `URL`.
+    Url,
+    /// A DOM `Element`.
+    Element,
+}
+
+/// Whether `v` is a `kind`, made in this page or in a same-origin frame
+/// (`instanceof` and wasm-bindgen's `dyn_ref` see only this realm's classes).
+pub fn is(kind: Brand, v: &JsValue) -> bool {
+    v.is_object()
+        && is_js(
+            &name(match kind {
+                Brand::Signal => "signal",
+                Brand::Url => "url",
+                Brand::Element => "element",
+            }),
+            v,
+        )
+}
+
+/// Reads `target`'s own property `name` (`undefined` when only inherited);
+/// a throwing getter or proxy gives `Err`.
+pub fn own(target: &JsValue, name: &'static str) -> Result<JsValue, JsValue> {
+    own_js(target, &self::name(name))
 }
 
 #[wasm_bindgen]
@@ -98,6 +140,17 @@ pub fn set(target: &Object, name: &'static str, value: &JsValue) {
 /// A fresh object from `(name, value)` pairs.
 pub fn object(fields: &[(&'static str, JsValue)]) -> Object {
     let obj = Object::new();
+    for (name, value) in fields {
+        set(&obj, name, value);
+    }
+    obj
+}
+
+/// A fresh object with a null prototype from `(name, value)` pairs: whoever
+/// reads it (fetch reading its init) sees these members and nothing that
+/// page code put on `Object.prototype`.
+pub fn bare_object(fields: &[(&'static str, JsValue)]) -> Object {
+    let obj = Object::create(JsValue::NULL.unchecked_ref());
     for (name, value) in fields {
         set(&obj, name, value);
     }

@@ -8,6 +8,7 @@
 //! those same machines.
 
 pub mod error;
+pub mod header;
 pub mod json;
 pub mod key;
 pub mod lifecycle;

@@ -691,6 +691,30 @@ fn reordered(v: &Value) -> Value {
     }
 }
 
+/// `v` as JSON.stringify writes it: members in their order, canonical escapes.
+fn stringified(v: &Value) -> String {
+    match v {
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(stringified).collect();
+            format!("[{}]", items.join(","))
+        }
+        Value::Object(members) => {
+            let members: Vec<String> = members
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}:{}",
+                        canonical(&Value::String(k.clone())),
+                        stringified(v)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", members.join(","))
+        }
+        other => canonical(other),
+    }
+}
+
 /// Members sorted, for comparing data regardless of order.
 fn normal(v: &Value) -> Value {
     match v {
@@ -720,8 +744,15 @@ proptest! {
     }
 
     #[test]
-    fn string_len_is_the_length_canonical_writes(s in "\\PC{0,12}|[\\x00-\\x1f\"\\\\]{0,6}") {
-        prop_assert_eq!(super::json::string_len(&s), canonical(&Value::String(s.clone())).len());
+    fn stringified_details_read_back_as_the_same_data_within_the_limit(v in json_value(), cut in 0usize..400) {
+        // The text JSON.stringify writes: members in the page's order, canonical escapes.
+        let text = stringified(&v);
+        let read = super::json::parse(&text, text.len());
+        prop_assert_eq!(read.as_ref().map(canonical), Ok(canonical(&v)));
+        prop_assert_eq!(canonical(&v).len(), text.len());
+        let limit = text.len().saturating_sub(cut % (text.len() + 1));
+        let within = super::json::parse(&text, limit);
+        prop_assert_eq!(within.is_ok(), limit >= text.len(), "limit {} for {} bytes", limit, text.len());
     }
 
     #[test]

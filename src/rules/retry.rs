@@ -7,6 +7,7 @@
 //! `payment`); a status outside the classes HTTP defines says nothing.
 
 use super::error::Code;
+use super::record::MAX_KEY_TTL_MS;
 use super::text::{cat, num};
 use alloc::string::String;
 
@@ -76,6 +77,58 @@ impl Policy {
         ]))
     }
 }
+
+/// The accepted range of one `Policy` option: `min..=max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    /// The smallest value accepted.
+    pub min: u64,
+    /// The largest value accepted.
+    pub max: u64,
+}
+
+/// The range each retry option is accepted in (the options object's bounds).
+pub struct Limits {
+    /// `maxRetries`.
+    pub max_retries: Range,
+    /// `retryDelayMs`.
+    pub base_delay_ms: Range,
+    /// `maxRetryDelayMs`.
+    pub max_delay_ms: Range,
+    /// `maxRetryAfterMs`.
+    pub max_retry_after_ms: Range,
+    /// `timeoutMs`.
+    pub timeout_ms: Range,
+    /// `keyTtlMs` (within it, [`Policy::check`] asks for at least one call's length).
+    pub key_ttl_ms: Range,
+}
+
+/// The bounds of [`Policy`]'s options: at most 10 retries, waits of up to
+/// 1 minute (first backoff) and 5 minutes (cap, `Retry-After`), attempts of
+/// 1 ms to 10 minutes, keys reused for at most [`MAX_KEY_TTL_MS`] (a week).
+pub const LIMITS: Limits = Limits {
+    max_retries: Range { min: 0, max: 10 },
+    base_delay_ms: Range {
+        min: 0,
+        max: 60_000,
+    },
+    max_delay_ms: Range {
+        min: 0,
+        max: 300_000,
+    },
+    max_retry_after_ms: Range {
+        min: 0,
+        max: 300_000,
+    },
+    timeout_ms: Range {
+        min: 1,
+        max: 600_000,
+    },
+    key_ttl_ms: Range {
+        min: 1,
+        max: MAX_KEY_TTL_MS,
+    },
+};
 
 /// What an HTTP status means for the payment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -96,3 +96,26 @@ test('a URL object is taken as endpoint, and is the same endpoint as its string'
   assert.equal(viaString.key, viaUrl.key, 'one payment, one key');
   assert.equal((await env.ledger()).charges.length, 1);
 });
+
+test("a polluted Object.prototype does not reach fetch: the real fetch gets an init that inherits nothing", async () => {
+  for (const [member, value] of [['mode', 'no-cors'], ['integrity', 'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=']]) {
+    await env.reset();
+    const outcome = await page.evaluate(async ({ member, value, order }) => {
+      // Page code (a library with a prototype-pollution gadget) puts a RequestInit member
+      // where every plain object inherits it; fetch reads its init through the prototype chain.
+      Object.defineProperty(Object.prototype, member, { value, configurable: true, writable: true });
+      try {
+        const r = await window.payonce.processPayment({ amount: 100, currency: 'usd', order }, undefined, { endpoint: '/api/charges', maxRetries: 0 });
+        return { key: r.key, status: r.status };
+      } catch (e) {
+        return { code: e.code, message: e.message };
+      } finally {
+        delete Object.prototype[member];
+      }
+    }, { member, value, order: `polluted-${member}` });
+    assert.equal(outcome.status, 201, `${member}: ${JSON.stringify(outcome)}`);
+    const ledger = await env.ledger();
+    assert.deepEqual(ledger.requests.map((r) => r.key), [outcome.key], `${member}: the key reached the server`);
+    assert.equal(ledger.charges.length, 1, member);
+  }
+});
