@@ -8,6 +8,10 @@ source scripts/setup.sh
 payonce_setup
 
 rm -rf pkg
+# The module names the source files of a few library panic paths (uuid, js-sys, alloc).
+# Written machine-independently, so the same commit builds the same bytes wherever cargo
+# and the clone live, and the size budget measures the code, not the paths.
+export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=/cargo --remap-path-prefix=$PWD=/payonce"
 # wasm-pack's own version check asks the network and says so on every build; that
 # line is dropped, and its exit status is kept.
 status=0
