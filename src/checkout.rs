@@ -16,7 +16,8 @@ use crate::browser::storage::SessionStore;
 use crate::browser::tabs::{self, TabStore};
 use crate::rules::error::{Code, PayError};
 use crate::rules::json::{self, MAX_BODY_BYTES};
-use crate::rules::lifecycle::{resolve, Lookup};
+use crate::rules::key;
+use crate::rules::lifecycle::{resolve, unheard, Lookup};
 use crate::rules::payment::{Effect, Event, Input, Observer, Outcome, Payment, Success};
 use crate::rules::record::{fingerprint, Record, State};
 use crate::rules::retry::Policy;
@@ -110,6 +111,9 @@ struct Call {
 fn read(details: &JsValue, key: &JsValue, options: &JsValue) -> Result<Call, JsError> {
     let options = options::options(options).map_err(PayError::invalid)?;
     let caller_key = options::caller_key(key).map_err(PayError::invalid)?;
+    if let Some(key) = &caller_key {
+        options.keys.check(key).map_err(PayError::invalid)?;
+    }
     let body = json::canonical(&details::details(details).map_err(PayError::invalid)?);
     if body.len() > MAX_BODY_BYTES {
         return Err(PayError::invalid(cat(&[
@@ -166,11 +170,11 @@ fn start(
         call.options.policy.timeout_ms,
         aborted,
     );
-    let Some(joined) = now else {
+    let Some(turn) = now else {
         // Other tabs may pay these details: the key is chosen once they have been heard.
         return Ok(launch(id, call, None, watcher));
     };
-    match choose(&call.key_choice(), joined.as_deref()) {
+    match choose(&call.key_choice(), &turn) {
         Ok(record) => {
             tabs::key_chosen(id, &record.key);
             Ok(launch(id, call, Some(record), watcher))
@@ -201,8 +205,9 @@ impl Call {
     }
 }
 
-/// The record, and so the key, for a payment (see [`resolve`]).
-fn choose(c: &KeyChoice, joined: Option<&str>) -> Result<Record, JsError> {
+/// The record, and so the key, for a payment (see [`resolve`]); a new key
+/// only where the tabs machine found evidence that no other is live.
+fn choose(c: &KeyChoice, turn: &tabs::Turn) -> Result<Record, JsError> {
     resolve(
         &SessionStore,
         &Lookup {
@@ -211,9 +216,15 @@ fn choose(c: &KeyChoice, joined: Option<&str>) -> Result<Record, JsError> {
             endpoint: &c.endpoint,
             fingerprint: &c.fingerprint,
             caller_key: c.caller_key.as_deref(),
-            joined,
+            joined: turn.joined.as_deref(),
         },
-        new_key,
+        || {
+            if turn.mint {
+                new_key()
+            } else {
+                Err(unheard())
+            }
+        },
     )
 }
 
@@ -323,7 +334,7 @@ impl Job {
     pub fn step(&mut self, value: JsValue, ok: bool) -> Option<Promise> {
         let flight = &mut *self.0;
         let (value, ok) = if flight.payment.is_none() {
-            if let Some(wait) = flight.coordinate(value) {
+            if let Some(wait) = flight.coordinate() {
                 return Some(wait);
             }
             (JsValue::UNDEFINED, true)
@@ -390,14 +401,18 @@ impl Flight {
     /// While other tabs are heard: waits for the tabs machine's word, then
     /// chooses the key. The next promise to await, or `None` once the
     /// payment is made (or failed before it could start).
-    fn coordinate(&mut self, value: JsValue) -> Option<Promise> {
+    fn coordinate(&mut self) -> Option<Promise> {
         let choice = self.coordination.as_ref()?;
         if let Waiting::Start = core::mem::replace(&mut self.waiting, Waiting::Nothing) {
             self.waiting = Waiting::Turn;
             return Some(tabs::chosen(self.id));
         }
-        let joined = value.as_string();
-        match choose(choice, joined.as_deref()) {
+        // Settled without a turn (the payment ended meanwhile): nothing was chosen.
+        let turn = tabs::turn(self.id).unwrap_or(tabs::Turn {
+            joined: None,
+            mint: false,
+        });
+        match choose(choice, &turn) {
             Ok(record) => {
                 tabs::key_chosen(self.id, &record.key);
                 self.payment = Some(Payment::new(record, self.policy));
@@ -429,7 +444,11 @@ impl Flight {
                 Waiting::Sleep => Input::Aborted,
                 Waiting::Fetch(guard) => {
                     // Err: fetch rejected, or resolved to something payonce cannot read.
-                    match if ok { fetch::head(value) } else { Err(value) } {
+                    match if ok {
+                        self.transport.head(value)
+                    } else {
+                        Err(value)
+                    } {
                         Ok((head, text)) => {
                             self.waiting = Waiting::Head(guard, text);
                             Input::Answered(head)
@@ -449,6 +468,9 @@ impl Flight {
     /// the outcome waits for `finish`.
     fn finish(&mut self, outcome: Outcome<JsValue>) {
         let id = self.id;
+        // Page code may have cleared storage during the call: the record the
+        // caller is told about ("the key is kept") is in storage when it is told.
+        SessionStore::write_back();
         tabs::end(id);
         let how = Settled::of(&outcome);
         let watchers = INFLIGHT.with(|all| {
@@ -500,14 +522,18 @@ pub(crate) fn crypto_available() -> bool {
 
 static CRYPTO_SEEN: Local<Cell<bool>> = Local(Cell::new(false));
 
-/// A fresh UUID v4 from the browser's crypto RNG, never derived from the details.
-pub(crate) fn new_key() -> String {
+/// A fresh UUID v4 from the browser's crypto RNG, never derived from the
+/// details; refused when the RNG is broken ([`key::check_draw`]).
+pub(crate) fn new_key() -> Result<String, JsError> {
+    let id = uuid::Uuid::new_v4();
+    let draw = *id.as_bytes();
+    let previous = LAST_DRAW.with(|last| last.replace(Some(draw)));
+    key::check_draw(&draw, previous.as_ref()).map_err(PayError::invalid)?;
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    uuid::Uuid::new_v4()
-        .hyphenated()
-        .encode_lower(&mut buf)
-        .to_owned()
+    Ok(id.hyphenated().encode_lower(&mut buf).to_owned())
 }
+
+static LAST_DRAW: Local<Cell<Option<[u8; 16]>>> = Local(Cell::new(None));
 
 /// Drops the payments on the wire from memory, as a page reload does.
 pub(crate) fn forget_in_flight() {

@@ -198,13 +198,14 @@ export function takeWritten() {
  */
 export function tabsOpen(name, tabs, listen) {
   try {
-    if (!globalThis.isSecureContext || !globalThis.navigator?.locks?.request || typeof BroadcastChannel !== 'function') return null;
-    const channel = new BroadcastChannel(name);
-    channel.onmessage = (e) => tabs.message(e.data);
+    // On even without a channel: pagehide writes back what page code removed from storage.
     if (listen) {
       addEventListener('pagehide', () => tabs.page(false));
       addEventListener('pageshow', (e) => e.persisted && tabs.page(true));
     }
+    if (!globalThis.isSecureContext || !globalThis.navigator?.locks?.request || typeof BroadcastChannel !== 'function') return null;
+    const channel = new BroadcastChannel(name);
+    channel.onmessage = (e) => tabs.message(e.data);
     return channel;
   } catch {
     return null;
@@ -247,6 +248,15 @@ export function tabsLock(tabs, name, id, query) {
       .catch(() => tabs.locked(id, null, null));
   } catch {
     Promise.resolve().then(() => tabs.locked(id, null, null));
+  }
+}
+
+/** Tells `tabs.listed(names)` which locks the origin holds (null when the lock manager will not say). */
+export function tabsQuery(tabs) {
+  try {
+    navigator.locks.query().then((s) => s.held.map((l) => l.name)).catch(() => null).then((held) => tabs.listed(held));
+  } catch {
+    Promise.resolve().then(() => tabs.listed(null));
   }
 }
 

@@ -66,7 +66,7 @@ mod exports {
     #[wasm_bindgen(js_name = newIdempotencyKey, skip_typescript)]
     pub fn new_idempotency_key() -> Result<String, JsValue> {
         if checkout::crypto_available() {
-            Ok(checkout::new_key())
+            checkout::new_key().map_err(checkout::error_to_js)
         } else {
             Err(checkout::error_to_js(PayError::invalid(
                 "this page has no crypto.getRandomValues",

@@ -4,7 +4,6 @@ use super::js;
 use super::options::Options;
 use crate::rules::key;
 use crate::rules::payment::{is_html, Body, Failure, Head};
-use crate::rules::retry::{self, Verdict};
 use crate::rules::text::cat;
 use alloc::string::String;
 use js_sys::{Function, Promise};
@@ -18,6 +17,7 @@ pub struct FetchTransport {
     quoted_key: bool,
     credentials: &'static str,
     signal: Option<AbortSignal>,
+    replay_header: Option<String>,
 }
 
 impl FetchTransport {
@@ -46,6 +46,7 @@ impl FetchTransport {
             quoted_key: options.quoted_key,
             credentials: options.credentials,
             signal: options.signal.clone(),
+            replay_header: options.replay_header.clone(),
         })
     }
 
@@ -145,29 +146,35 @@ impl Drop for AttemptGuard {
     }
 }
 
-/// What fetch resolved to, up to the body: the status and the two headers
-/// payonce reads, and the promise of the body text.
-pub fn head(response: JsValue) -> Result<(Head, Promise), JsValue> {
-    let response: web_sys::Response = response
-        .dyn_into()
-        .map_err(|_| JsValue::from_str("fetch resolved to something that is not a Response"))?;
-    // An opaque-redirect response (redirect: 'manual') has status 0.
-    let status = response.status();
-    let headers = response.headers();
-    let header = |name: &str| headers.get(name).ok().flatten();
-    let head = Head {
-        // Read only for a success: what counts as the server's answer.
-        html: matches!(retry::classify(status), Verdict::Success)
-            && header("Content-Type").is_some_and(|t| is_html(&t)),
-        status,
-        // Read only where a retry may follow: each read is a trip across the boundary.
-        retry_after: matches!(retry::classify(status), Verdict::Retry(_))
-            .then(|| header("Retry-After"))
-            .flatten(),
-        replayed: header("Idempotent-Replayed")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
-    };
-    Ok((head, response.text()?))
+impl FetchTransport {
+    /// What fetch resolved to, up to the body: the status and the headers
+    /// payonce reads, and the promise of the body text. A replayed answer is
+    /// marked `Idempotent-Replayed: true` (the IETF draft's examples, Stripe's
+    /// SDKs), `Idempotency-Replayed: true` (fastapi-idempotency-key,
+    /// axum-idempotent) or the page's `dialect.replayHeader`.
+    pub fn head(&self, response: JsValue) -> Result<(Head, Promise), JsValue> {
+        let response: web_sys::Response = response
+            .dyn_into()
+            .map_err(|_| JsValue::from_str("fetch resolved to something that is not a Response"))?;
+        // An opaque-redirect response (redirect: 'manual') has status 0.
+        let status = response.status();
+        let headers = response.headers();
+        let header = |name: &str| headers.get(name).ok().flatten();
+        let says_true =
+            |name: &str| header(name).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let head = Head {
+            // Read only for a success: what counts as the server's answer.
+            html: (200..=299).contains(&status)
+                && header("Content-Type").is_some_and(|t| is_html(&t)),
+            status,
+            // Read where a retry may follow (each read is a trip across the boundary).
+            retry_after: (status >= 400).then(|| header("Retry-After")).flatten(),
+            replayed: says_true("Idempotent-Replayed")
+                || says_true("Idempotency-Replayed")
+                || self.replay_header.as_deref().is_some_and(says_true),
+        };
+        Ok((head, response.text()?))
+    }
 }
 
 /// A body [`parse_body`] gave: text that did not parse as JSON (or nothing) is a page.

@@ -82,6 +82,12 @@ pub fn own(target: &JsValue, name: &'static str) -> Result<JsValue, JsValue> {
     own_js(target, &self::name(name))
 }
 
+/// Reads `target`'s own element `index` (`undefined` for a hole, whatever
+/// the prototype holds); a throwing getter or proxy gives `Err`.
+pub fn own_index(target: &JsValue, index: u32) -> Result<JsValue, JsValue> {
+    own_js(target, &JsValue::from(index))
+}
+
 #[wasm_bindgen]
 extern "C" {
     /// The page's current global `fetch`, looked up at call time.

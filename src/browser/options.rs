@@ -9,8 +9,8 @@ use super::headers::headers;
 use super::js::{self, Brand};
 use super::read::{text, threw, Refused};
 use crate::rules::header::{self, DEFAULT_IDEMPOTENCY_HEADER, MAX_HEADER_NAME};
-use crate::rules::key::MAX_KEY_LEN;
-use crate::rules::retry::{Policy, Range, LIMITS};
+use crate::rules::key::{KeyRules, MAX_KEY_LEN, UUID_LEN};
+use crate::rules::retry::{Dialect, Policy, Range, Statuses, LIMITS, MAX_DIALECT_STATUSES};
 use crate::rules::text::{cat, num};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -70,6 +70,10 @@ pub struct Options {
     pub signal: Option<AbortSignal>,
     /// Event callback.
     pub on_event: Option<Function>,
+    /// A header besides the standard spellings whose `true` marks a replayed answer.
+    pub replay_header: Option<String>,
+    /// What the server accepts as a key.
+    pub keys: KeyRules,
 }
 
 /// Reads the options object.
@@ -87,7 +91,10 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
     let field = |name: &'static str| js::own(value, name).map_err(|e| threw("options", name, &e));
     // Read in this order, so the first bad option is the one reported.
     let endpoint = endpoint(&field("endpoint")?)?;
-    let policy = policy(&field)?;
+    let mut policy = policy(&field)?;
+    let (dialect, replay_header) = dialect(&field("dialect")?)?;
+    policy.dialect = dialect;
+    let keys = keys(&field("keys")?)?;
     let header_name = idempotency_header(&field("idempotencyHeader")?)?;
     let quoted_key = flag(&field("quotedKey")?, "quotedKey")?;
     let credentials = credentials(&field("credentials")?)?;
@@ -103,7 +110,116 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         credentials,
         signal,
         on_event,
+        replay_header,
+        keys,
     })
+}
+
+/// A nested options object (`undefined` when absent), own properties only.
+fn nested(value: &JsValue, name: &str) -> Result<bool, String> {
+    if value.is_undefined() {
+        return Ok(false);
+    }
+    if !value.is_object() || value.is_function() || js::is_array(value).unwrap_or(false) {
+        return Err(cat(&[
+            "options.",
+            name,
+            " must be an object; got ",
+            &js::describe(value),
+        ]));
+    }
+    Ok(true)
+}
+
+/// `options.dialect`: what the server's statuses mean where servers differ
+/// (see [`Dialect`]), and an extra replay header.
+fn dialect(value: &JsValue) -> Result<(Dialect, Option<String>), String> {
+    let d = Dialect::default();
+    if !nested(value, "dialect")? {
+        return Ok((d, None));
+    }
+    let field =
+        |name: &'static str| js::own(value, name).map_err(|e| threw("options.dialect", name, &e));
+    let dialect = Dialect {
+        mismatch: statuses(&field("mismatch")?, "mismatch", d.mismatch)?,
+        in_progress: statuses(&field("inProgress")?, "inProgress", d.in_progress)?,
+        finished: statuses(&field("finished")?, "finished", d.finished)?,
+    };
+    let header = field("replayHeader")?;
+    let replay_header = if header.is_undefined() {
+        None
+    } else {
+        match text(&header, MAX_HEADER_NAME) {
+            Ok(name) if header::is_name(&name) => Some(name),
+            _ => {
+                return Err(cat(&[
+                    "options.dialect.replayHeader must be a header name (letters, digits and !#$%&'*+-.^_`|~, at most ",
+                    &num(MAX_HEADER_NAME as u64),
+                    " characters); got ",
+                    &js::describe(&header),
+                ]))
+            }
+        }
+    };
+    Ok((dialect, replay_header))
+}
+
+/// A list of HTTP statuses for a dialect.
+fn statuses(value: &JsValue, name: &str, default: Statuses) -> Result<Statuses, String> {
+    if value.is_undefined() {
+        return Ok(default);
+    }
+    let bad = || {
+        cat(&[
+            "options.dialect.",
+            name,
+            " must be an array of at most ",
+            &num(MAX_DIALECT_STATUSES as u64),
+            " HTTP statuses (whole numbers from 100 to 599); got ",
+            &js::describe(value),
+        ])
+    };
+    if !js::is_array(value).unwrap_or(false) {
+        return Err(bad());
+    }
+    let len = js::own(value, "length")
+        .ok()
+        .and_then(|n| n.as_f64())
+        .filter(|&n| n <= MAX_DIALECT_STATUSES as f64)
+        .ok_or_else(bad)?;
+    let mut list = Vec::new();
+    for i in 0..len as u32 {
+        let item = js::own_index(value, i).map_err(|e| threw("options.dialect", name, &e))?;
+        match item.as_f64() {
+            Some(n) if (100.0..=599.0).contains(&n) && n == (n as u16) as f64 => {
+                list.push(n as u16)
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(Statuses::of(&list))
+}
+
+/// `options.keys`: what the server accepts as a key (see [`KeyRules`]).
+fn keys(value: &JsValue) -> Result<KeyRules, String> {
+    let d = KeyRules::default();
+    if !nested(value, "keys")? {
+        return Ok(d);
+    }
+    let field =
+        |name: &'static str| js::own(value, name).map_err(|e| threw("options.keys", name, &e));
+    let range = Range {
+        min: UUID_LEN as u64,
+        max: MAX_KEY_LEN as u64,
+    };
+    let max_len = whole(
+        &field("maxLength")?,
+        "keys.maxLength",
+        d.max_len as u64,
+        range,
+    )? as usize;
+    let uuid_only = flag(&field("uuid")?, "keys.uuid")?;
+    Ok(KeyRules { max_len, uuid_only })
 }
 
 /// The retry, timeout, key lifetime and answer options, each within its
@@ -144,6 +260,7 @@ fn policy(field: &dyn Fn(&'static str) -> Result<JsValue, String>) -> Result<Pol
         )?,
         key_ttl_ms: whole(&field("keyTtlMs")?, "keyTtlMs", d.key_ttl_ms, l.key_ttl_ms)?,
         accept_html: flag(&field("acceptHtml")?, "acceptHtml")?,
+        dialect: d.dialect,
     };
     policy.check()?;
     Ok(policy)

@@ -76,6 +76,11 @@ impl SessionStore {
     pub fn reread() {
         STORE.with(Mirrored::reread);
     }
+
+    /// Writes back what page code removed (see [`Mirrored::write_back`]).
+    pub fn write_back() {
+        STORE.with(Mirrored::write_back);
+    }
 }
 
 impl Store for SessionStore {

@@ -39,6 +39,8 @@ extern "C" {
     fn tabs_lock(tabs: JsValue, name: &str, id: u32, query: bool);
     #[wasm_bindgen(js_name = tabsTimer)]
     fn tabs_timer(tabs: JsValue, id: u32, ms: f64);
+    #[wasm_bindgen(js_name = tabsQuery)]
+    fn tabs_query(tabs: JsValue);
     fn deferred() -> Array;
 }
 
@@ -64,9 +66,17 @@ struct Binding {
     releases: Vec<(u32, Function)>,
     /// Payments waiting for [`Effect::Choose`], and the functions that resolve their wait.
     waiters: Vec<(u32, Function)>,
-    /// `Choose` effects for payments not waiting yet.
-    chosen: Vec<(u32, Option<String>)>,
+    /// What [`Effect::Choose`] said, until the payment takes it ([`turn`]).
+    chosen: Vec<(u32, Turn)>,
     watchers: Vec<Weak<dyn PeerWatcher>>,
+}
+
+/// A payment's turn to choose its key, as the tabs machine gave it.
+pub struct Turn {
+    /// The key of a payment of the same details it joins, if any.
+    pub joined: Option<String>,
+    /// Whether it may mint a new key (see [`Effect::Choose`]).
+    pub mint: bool,
 }
 
 /// The machine; `None` while it handles an input (an input that arrives then,
@@ -116,16 +126,17 @@ fn perform(effect: Effect) {
                 if b.handle.is_undefined() {
                     b.handle = PayonceTabs.into();
                 }
-                (b.handle.clone(), !b.listening)
+                // `pagehide`/`pageshow` listeners go on once, channel or not.
+                (
+                    b.handle.clone(),
+                    !core::mem::replace(&mut b.listening, true),
+                )
             });
             let channel = tabs_open(CHANNEL, handle, listen);
             if channel.is_null() || channel.is_undefined() {
                 QUEUE.with(|q| q.borrow_mut().push_back(Input::Unsupported));
             } else {
-                binding(|b| {
-                    b.listening = true;
-                    b.channel = channel;
-                });
+                binding(|b| b.channel = channel);
                 QUEUE.with(|q| q.borrow_mut().push_back(Input::Listening));
             }
         }
@@ -156,19 +167,19 @@ fn perform(effect: Effect) {
         Effect::Timer { timer, ms } => {
             tabs_timer(binding(|b| b.handle.clone()), timer, ms as f64);
         }
-        Effect::Choose { payment, joined } => {
+        Effect::Query => tabs_query(binding(|b| b.handle.clone())),
+        Effect::Choose {
+            payment,
+            joined,
+            mint,
+        } => {
             let waiter = binding(|b| {
-                let at = b.waiters.iter().position(|(p, _)| *p == payment);
-                match at {
-                    Some(at) => Some(b.waiters.swap_remove(at).1),
-                    None => {
-                        b.chosen.push((payment, joined.clone()));
-                        None
-                    }
-                }
+                b.chosen.push((payment, Turn { joined, mint }));
+                let at = b.waiters.iter().position(|(p, _)| *p == payment)?;
+                Some(b.waiters.swap_remove(at).1)
             });
             if let Some(resolve) = waiter {
-                call(&resolve, &joined.map_or(JsValue::UNDEFINED, JsValue::from));
+                call(&resolve, &JsValue::UNDEFINED);
             }
         }
         Effect::Adopted { record, continued } => {
@@ -219,15 +230,15 @@ pub fn in_flight(key: &str) -> Option<u32> {
     ask(None, |t| t.with_key(key))
 }
 
-/// A payment starts. `Some(joined)` if it may choose its key at once;
-/// otherwise [`chosen`] settles when it may.
+/// A payment starts. `Some(turn)` if it may choose its key at once;
+/// otherwise [`chosen`] settles when it may, and [`turn`] says how.
 pub fn start(
     payment: u32,
     fingerprint: &str,
     caller_key: Option<&str>,
     deadline_ms: u64,
     hurry: bool,
-) -> Option<Option<String>> {
+) -> Option<Turn> {
     feed(Input::PaymentStarts {
         payment,
         fingerprint: fingerprint.into(),
@@ -235,19 +246,22 @@ pub fn start(
         deadline_ms,
         hurry,
     });
+    turn(payment)
+}
+
+/// The payment's turn, once the machine has given it.
+pub fn turn(payment: u32) -> Option<Turn> {
     binding(|b| {
         let at = b.chosen.iter().position(|(p, _)| *p == payment)?;
         Some(b.chosen.swap_remove(at).1)
     })
 }
 
-/// Settles with the key the payment joins (a string), or undefined, once it
-/// may choose its key.
+/// Settles once the payment may choose its key (then [`turn`] says how).
 pub fn chosen(payment: u32) -> Promise {
     binding(|b| {
-        if let Some(at) = b.chosen.iter().position(|(p, _)| *p == payment) {
-            let joined = b.chosen.swap_remove(at).1;
-            return Promise::resolve(&joined.map_or(JsValue::UNDEFINED, JsValue::from));
+        if b.chosen.iter().any(|(p, _)| *p == payment) {
+            return Promise::resolve(&JsValue::UNDEFINED);
         }
         let pair = deferred();
         b.waiters.push((payment, pair.get(1).unchecked_into()));
@@ -265,7 +279,10 @@ pub fn key_chosen(payment: u32, key: &str) {
 
 /// The payment is over: its lock, if any, is released.
 pub fn end(payment: u32) {
-    binding(|b| b.waiters.retain(|(p, _)| *p != payment));
+    binding(|b| {
+        b.waiters.retain(|(p, _)| *p != payment);
+        b.chosen.retain(|(p, _)| *p != payment);
+    });
     feed(Input::PaymentEnds { payment });
 }
 
@@ -322,6 +339,19 @@ fn short_string(value: &JsValue, max: usize) -> Option<String> {
     s.as_string()
 }
 
+/// The lock manager's list of held lock names, one per line (`None`: not a list).
+fn names(held: &JsValue) -> Option<String> {
+    held.dyn_ref::<Array>().map(|names| {
+        let mut list = Vec::new();
+        for i in 0..names.length().min(MAX_LOCKS_READ as u32) {
+            if let Some(name) = short_string(&names.get(i), MAX_LOCK_NAME) {
+                list.push(name);
+            }
+        }
+        list.join("\n")
+    })
+}
+
 /// What the JS side reports to (see `driver.js`). Not part of the API.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = PayonceTabs, skip_typescript)]
@@ -347,16 +377,10 @@ impl PayonceTabs {
             return;
         };
         binding(|b| b.releases.push((id, release)));
-        let held = held.dyn_ref::<Array>().map(|names| {
-            let mut list = Vec::new();
-            for i in 0..names.length().min(MAX_LOCKS_READ as u32) {
-                if let Some(name) = short_string(&names.get(i), MAX_LOCK_NAME) {
-                    list.push(name);
-                }
-            }
-            list.join("\n")
+        feed(Input::Granted {
+            lock: id,
+            held: names(&held),
         });
-        feed(Input::Granted { lock: id, held });
     }
 
     /// The timer `id` fired.
@@ -364,12 +388,21 @@ impl PayonceTabs {
         feed(Input::Fired { timer: id });
     }
 
+    /// The lock manager's list after [`Effect::Query`]: the names of the held
+    /// locks, or null when it would not say.
+    pub fn listed(&self, held: JsValue) {
+        feed(Input::Listed(names(&held)));
+    }
+
     /// `pagehide` (`shown` false), or `pageshow` from the back/forward cache.
+    /// Before the page goes (a reload, a navigation), every record page code
+    /// removed from storage is written back, so the next page finds it.
     pub fn page(&self, shown: bool) {
         if shown {
             SessionStore::reread();
             feed(Input::PageShow { id: new_id() });
         } else {
+            SessionStore::write_back();
             feed(Input::PageHide);
         }
     }

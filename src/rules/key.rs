@@ -52,6 +52,74 @@ pub fn validate(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What a server accepts as a key, where it is stricter than payonce
+/// (README, "Keys that fit"): caller keys are checked against it before
+/// anything is sent. payonce's own keys are UUIDs: 36 characters of `0-9a-f-`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRules {
+    /// The longest key the server takes (Adyen 64, PayPal 108, Square 45, Worldline 40, Razorpay 36).
+    pub max_len: usize,
+    /// The server takes only UUIDs (djangorestframework-idempotency-key).
+    pub uuid_only: bool,
+}
+
+/// The length of payonce's own keys (hyphenated UUIDs).
+pub const UUID_LEN: usize = 36;
+
+impl Default for KeyRules {
+    fn default() -> Self {
+        KeyRules {
+            max_len: MAX_KEY_LEN,
+            uuid_only: false,
+        }
+    }
+}
+
+impl KeyRules {
+    /// Checks a caller key against the server's rules. On failure, says why.
+    pub fn check(&self, key: &str) -> Result<(), String> {
+        if key.len() > self.max_len {
+            return Err(cat(&[
+                "the idempotency key is ",
+                &num(key.len() as u64),
+                " characters long; options.keys.maxLength says the server takes at most ",
+                &num(self.max_len as u64),
+            ]));
+        }
+        if self.uuid_only && !is_uuid(key) {
+            return Err(cat(&[
+                "the idempotency key '",
+                key,
+                "' is not a UUID, and options.keys.uuid says the server takes only UUIDs",
+            ]));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `key` is a hyphenated UUID (8-4-4-4-12 hex digits).
+pub fn is_uuid(key: &str) -> bool {
+    key.len() == UUID_LEN
+        && key.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// Checks the 16 bytes of a new random UUID. A draw whose random bytes are
+/// all equal (a random source that gives zeros; bytes 6 and 8 carry the
+/// version and variant) or that repeats the previous draw comes from a broken
+/// source: two payments would share a key and the second would be told it
+/// was paid.
+pub fn check_draw(draw: &[u8; 16], previous: Option<&[u8; 16]>) -> Result<(), &'static str> {
+    let random = || draw.iter().enumerate().filter(|&(i, _)| i != 6 && i != 8);
+    let first = draw[0];
+    if random().all(|(_, &b)| b == first) || previous == Some(draw) {
+        return Err("this page's crypto.getRandomValues is broken (it gave no randomness, or the same bytes twice), so payonce cannot make a safe key; nothing was sent");
+    }
+    Ok(())
+}
+
 /// The header value for `key`: bare, or as the IETF draft's structured-field string.
 pub fn header_value(key: &str, quoted: bool) -> String {
     if quoted {
@@ -93,6 +161,50 @@ mod tests {
         assert!(validate(&"k".repeat(256))
             .expect_err("long")
             .contains("256 bytes"));
+    }
+
+    #[test]
+    fn a_random_source_without_randomness_is_refused() {
+        let zeros = [0u8; 16];
+        assert!(check_draw(&zeros, None).is_err());
+        assert!(check_draw(&[0xab; 16], None).is_err());
+        let mut good = [0u8; 16];
+        for (i, b) in good.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37) ^ 0x5a;
+        }
+        assert!(check_draw(&good, None).is_ok());
+        assert!(
+            check_draw(&good, Some(&good)).is_err(),
+            "the same draw twice"
+        );
+        let mut other = good;
+        other[3] ^= 1;
+        assert!(check_draw(&other, Some(&good)).is_ok());
+    }
+
+    #[test]
+    fn keys_are_checked_against_the_server_s_rules() {
+        let uuid = "8e03978e-40d5-43e8-bc93-6894a57f9324";
+        assert!(is_uuid(uuid));
+        assert!(!is_uuid("8e03978e-40d5-43e8-bc93-6894a57f932"));
+        assert!(!is_uuid("8e03978e_40d5-43e8-bc93-6894a57f9324"));
+        assert!(!is_uuid("8e03978g-40d5-43e8-bc93-6894a57f9324"));
+        let adyen = KeyRules {
+            max_len: 64,
+            uuid_only: false,
+        };
+        assert!(adyen.check(uuid).is_ok());
+        assert!(adyen
+            .check(&"k".repeat(65))
+            .unwrap_err()
+            .contains("at most 64"));
+        let drf = KeyRules {
+            max_len: MAX_KEY_LEN,
+            uuid_only: true,
+        };
+        assert!(drf.check(uuid).is_ok());
+        assert!(drf.check("order-1").unwrap_err().contains("not a UUID"));
+        assert!(KeyRules::default().check(&"k".repeat(255)).is_ok());
     }
 
     #[test]

@@ -36,10 +36,12 @@ pub struct Lookup<'a> {
 /// Picks the record for a payment. The payment saves it before its first
 /// request leaves. Expired records, and records that contradict themselves
 /// (a fingerprint that names this payment beside another endpoint), are removed.
+/// `mint` makes a new key when no record lends one; it refuses (with
+/// [`unheard`], say) when there is no evidence that no other key is live.
 pub fn resolve<B>(
     store: &impl Store,
     lookup: &Lookup<'_>,
-    mint: impl FnOnce() -> String,
+    mint: impl FnOnce() -> Result<String, PayError<B>>,
 ) -> Result<Record, PayError<B>> {
     store.sweep(lookup.now_ms);
     let joined = || {
@@ -81,7 +83,7 @@ pub fn resolve<B>(
     let key = match lookup.caller_key {
         Some(key) => key.to_owned(),
         None => {
-            let key = mint();
+            let key = mint()?;
             // Random keys do not repeat: this one came from a broken random source.
             if store.by_key(&key).is_some() {
                 return Err(PayError::invalid(cat(&[
@@ -100,6 +102,20 @@ pub fn resolve<B>(
         lookup.now_ms,
         lookup.ttl_ms,
     ))
+}
+
+/// The refusal of a payment that may not mint a key: another tab of the site
+/// may hold a live key for these details (it holds their lock, or did not
+/// answer in time, or speaks a protocol version this tab cannot read), and
+/// silence is no evidence that it does not. Nothing was sent; trying again
+/// once that tab answers (or is closed) is safe.
+pub fn unheard<B>() -> PayError<B> {
+    let mut err = PayError::new(
+        Code::Conflict,
+        "another tab of this site may be paying with the same details (it holds their lock, did not answer in time, or runs another payonce version), so no new key was made and nothing was sent; switch to that tab or close it, then pay again",
+    );
+    err.retryable = true;
+    err
 }
 
 /// A record with this payment's fingerprint must name this payment's endpoint:
@@ -135,7 +151,7 @@ mod tests {
             caller_key: key,
             joined: None,
         };
-        resolve(s, &lookup, || mint.to_owned())
+        resolve(s, &lookup, || Ok(mint.to_owned()))
     }
 
     fn saved(s: &MemStore, r: Record) -> Record {
@@ -206,7 +222,7 @@ mod tests {
             caller_key,
             joined,
         };
-        let got = |l: &Lookup<'_>| resolve::<()>(&s, l, || "k2".to_owned()).unwrap().key;
+        let got = |l: &Lookup<'_>| resolve::<()>(&s, l, || Ok("k2".to_owned())).unwrap().key;
         assert_eq!(
             got(&lookup(Some("k1"), None)),
             "k1",
@@ -228,7 +244,10 @@ mod tests {
             fingerprint: &other,
             ..lookup(Some("k1"), None)
         };
-        assert_eq!(resolve::<()>(&s, &l, || "k3".to_owned()).unwrap().key, "k3");
+        assert_eq!(
+            resolve::<()>(&s, &l, || Ok("k3".to_owned())).unwrap().key,
+            "k3"
+        );
     }
 
     #[test]

@@ -253,9 +253,14 @@ impl Payment {
             (Stage::Reading(head), Input::BodyRead(body)) => {
                 self.answered(head, body, now_ms, unit, store, observer)
             }
-            // The status is the server's answer; a final no stands without its body.
+            // The status is the server's answer; a final no stands without its
+            // body (a paid payment stays paid: it waits for an answer that says so).
             (Stage::Reading(head), Input::NoAnswer(_) | Input::Aborted)
-                if matches!(retry::classify(head.status), Verdict::Definitive(_)) =>
+                if self.record.state != State::Succeeded
+                    && matches!(
+                        retry::classify(head.status, &self.policy.dialect),
+                        Verdict::Definitive(_)
+                    ) =>
             {
                 self.refused(&head, None, now_ms, store)
             }
@@ -308,7 +313,23 @@ impl Payment {
         store: &impl Store,
         observer: &impl Observer,
     ) -> Effect<'_, B> {
-        let code = match retry::classify(head.status) {
+        let verdict = retry::classify(head.status, &self.policy.dialect);
+        // A payment recorded as paid stays paid whatever a later answer says
+        // (a server that refuses repeats of a finished key, a fingerprint that
+        // covers a header the page changed): the caller is told it is paid, with
+        // that answer. A new order of the same details goes through `forgetPayment`.
+        if self.record.state == State::Succeeded
+            && (verdict != Verdict::Success || (head.html && body.is_page()))
+        {
+            return Effect::Done(Ok(Success {
+                key: self.record.key.clone(),
+                status: head.status,
+                attempts: self.attempt,
+                replayed: true,
+                body,
+            }));
+        }
+        let code = match verdict {
             // Not the payment server's answer, most likely: the outcome is unknown.
             Verdict::Success if head.html && body.is_page() && !self.policy.accept_html => {
                 let mut err = self.failure(Code::Http, Some(&head), Some(body), true);
@@ -331,6 +352,19 @@ impl Payment {
                 let retryable = code != Code::Redirect;
                 return Effect::Done(Err(self.failure(code, Some(&head), Some(body), retryable)));
             }
+            Verdict::Finished => {
+                let mut err = self.failure(Code::Http, Some(&head), Some(body), false);
+                err.message = messages::finished(head.status);
+                return Effect::Done(Err(err));
+            }
+            // A failure the server stored and replays: every retry gets it again.
+            // It does not say nothing was charged (a 5xx may come after the
+            // charge), so the key is kept.
+            Verdict::Retry(code) if head.replayed => {
+                let mut err = self.failure(code, Some(&head), Some(body), false);
+                err.message = messages::stored_failure(head.status);
+                return Effect::Done(Err(err));
+            }
             Verdict::Retry(code) => code,
         };
         let retry_after_ms = head
@@ -341,12 +375,15 @@ impl Payment {
     }
 
     /// A refusal. It retires the key only on evidence that nothing was charged
-    /// under it: no earlier request with this key (in this call or before it)
-    /// has an unknown outcome, or the answer shows the server's key store was
-    /// consulted (a replayed answer, or 422: the key is bound to other
-    /// details). Otherwise a layer in front of that store (a login that
-    /// expired meanwhile, a firewall) may have answered after an earlier
-    /// attempt was charged, so the key is kept and the outcome stays unknown.
+    /// under it: the server replays a refusal it stored for this key, or the
+    /// payment server itself refused the only request ever sent with the key.
+    /// Not evidence: a refusal after an earlier request with this key whose
+    /// outcome is unknown (in this call or before it), including "this key was
+    /// used with other details", which says the server saw the key before; and
+    /// a status a layer in front of the key store answers without looking at
+    /// the key ([`is_gate`]), since the browser itself may have sent the first
+    /// request twice, the first copy charged and its answer lost. Then the key
+    /// is kept and the outcome stays unknown.
     fn refused<B>(
         &mut self,
         head: &Head,
@@ -354,14 +391,20 @@ impl Payment {
         now_ms: u64,
         store: &impl Store,
     ) -> Effect<'_, B> {
-        let code = match retry::classify(head.status) {
+        let code = match retry::classify(head.status, &self.policy.dialect) {
             Verdict::Definitive(code) => code,
             _ => Code::Http,
         };
         let first_ever = self.record.attempts <= 1;
-        if !(first_ever || head.replayed || code == Code::KeyReused) {
-            let mut err = self.failure(code, Some(head), body, true);
-            err.message = messages::refused_after_unknown(head.status);
+        if !(head.replayed || (first_ever && !is_gate(head.status))) {
+            // Retrying is useful after a gate (once signed in, say), not after a mismatch.
+            let retryable = code != Code::KeyReused;
+            let mut err = self.failure(code, Some(head), body, retryable);
+            err.message = match (code, first_ever) {
+                (Code::KeyReused, _) => messages::mismatch_after_unknown(head.status),
+                (_, true) => messages::gate(head.status),
+                (_, false) => messages::refused_after_unknown(head.status),
+            };
             return Effect::Done(Err(err));
         }
         self.settle(State::Failed, now_ms, store);
@@ -462,6 +505,13 @@ impl Payment {
     }
 }
 
+/// Whether a status is one a layer in front of the payment server's key
+/// store sends without looking at the key (a login, an access check, a proxy's
+/// authentication), so it says nothing about what was charged under it.
+pub fn is_gate(status: u16) -> bool {
+    matches!(status, 401 | 403 | 407)
+}
+
 /// What the caller is told, one sentence per way a payment ends.
 mod messages {
     use super::*;
@@ -474,7 +524,9 @@ mod messages {
     pub fn refused(code: Code, status: u16) -> String {
         match code {
             Code::KeyReused => cat(&[
-                "the server says this idempotency key was already used for different payment details (422); ",
+                "the server says this idempotency key was already used for different payment details (",
+                &num(u64::from(status)),
+                "); ",
                 RETIRED,
             ]),
             _ => cat(&[
@@ -493,6 +545,44 @@ mod messages {
             &num(u64::from(status)),
             " after an earlier attempt with this key whose outcome is unknown, so that attempt may have been charged (a login or firewall in front of the payment server may have answered); ",
             KEPT,
+        ])
+    }
+
+    /// "This key was used with other details" after an earlier attempt with
+    /// the key whose outcome is unknown (the key is kept).
+    pub fn mismatch_after_unknown(status: u16) -> String {
+        cat(&[
+            "the server says this idempotency key was already used for different payment details (",
+            &num(u64::from(status)),
+            ") after an earlier attempt with it whose outcome is unknown, so that attempt may have been charged; the key is kept, so paying again cannot charge twice: check the order before starting a new one with forgetPayment",
+        ])
+    }
+
+    /// A gate's refusal of the first request sent with the key (the key is kept).
+    pub fn gate(status: u16) -> String {
+        cat(&[
+            "the server refused with status ",
+            &num(u64::from(status)),
+            ", which a login or firewall in front of the payment server answers without looking at the key (even to a request the browser sent twice, the first one charged); ",
+            KEPT,
+        ])
+    }
+
+    /// A request with this key finished, and the server does not say how.
+    pub fn finished(status: u16) -> String {
+        cat(&[
+            "the server says a request with this key already finished (",
+            &num(u64::from(status)),
+            ") without replaying its status, so the outcome is unknown and trying again will not tell; the key is kept, so paying again cannot charge twice: check the order",
+        ])
+    }
+
+    /// A failure the server stored for this key and replays.
+    pub fn stored_failure(status: u16) -> String {
+        cat(&[
+            "the server replays an error it stored for this key (",
+            &num(u64::from(status)),
+            "), so every try with this key gets the same answer; the first request may or may not have been charged, so the key is kept: check the order before starting a new payment with forgetPayment",
         ])
     }
 
@@ -705,7 +795,7 @@ pub(crate) mod tests {
         mint: &'static str,
     ) -> Result<Payment, PayError<u32>> {
         let fp = fp();
-        let record = resolve(s, &lookup(now, &fp, key), || mint.to_owned())?;
+        let record = resolve(s, &lookup(now, &fp, key), || Ok(mint.to_owned()))?;
         Ok(Payment::new(record, Policy::default()))
     }
 
@@ -959,7 +1049,7 @@ pub(crate) mod tests {
 
     #[test]
     fn definitive_4xx_is_not_retried_and_retires_the_key() {
-        for status in [400, 401, 402, 403, 404, 422] {
+        for status in [400, 402, 404, 405, 410, 417, 422] {
             let t = Server::new(vec![Ok((status, None, false))]);
             let (c, s) = (FakeClock::at(1000), MemStore::default());
             let err = pay(&t, &c, &s, None, "k1").unwrap_err();
@@ -1036,16 +1126,29 @@ pub(crate) mod tests {
             "k1",
         )
         .unwrap();
-        let err = pay(
-            &Server::new(vec![Ok((403, None, false))]),
-            &c,
-            &s,
-            None,
-            "k2",
-        )
-        .unwrap_err();
-        assert!(err.key_kept);
-        assert_eq!(s.all()[0].state, State::Succeeded);
+        // Whatever a repeat is answered (a firewall, "already used", a stored
+        // failure), the payment stays paid and the caller is told so.
+        for (status, replayed) in [
+            (403, false),
+            (422, false),
+            (409, false),
+            (503, true),
+            (400, false),
+        ] {
+            let ok = pay(
+                &Server::new(vec![Ok((status, None, replayed))]),
+                &c,
+                &s,
+                None,
+                "k2",
+            )
+            .unwrap();
+            assert_eq!(
+                (ok.key.as_str(), ok.status, ok.replayed, ok.attempts),
+                ("k1", status, true, 1)
+            );
+            assert_eq!(s.all()[0].state, State::Succeeded);
+        }
         let again = pay(
             &Server::new(vec![Ok((201, None, true))]),
             &c,
@@ -1057,15 +1160,119 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_refusal_from_the_key_store_itself_retires_the_key_after_an_unknown() {
-        // A replayed refusal, or 422: the server looked the key up.
-        for (status, replayed) in [(402, true), (422, false)] {
-            let t = Server::new(vec![Err(Failure::Timeout), Ok((status, None, replayed))]);
+    fn a_refusal_the_key_store_replays_retires_the_key_after_an_unknown() {
+        // The server stored a refusal for this key: nothing was charged under it.
+        for status in [402, 403, 422] {
+            let t = Server::new(vec![Err(Failure::Timeout), Ok((status, None, true))]);
             let (c, s) = (FakeClock::at(1000), MemStore::default());
             let err = pay(&t, &c, &s, None, "k1").unwrap_err();
             assert_eq!((err.key_kept, err.retryable), (false, false), "{status}");
             assert_eq!(s.all()[0].state, State::Failed);
         }
+    }
+
+    #[test]
+    fn other_details_after_an_unknown_outcome_keep_the_key() {
+        // The first attempt was charged and its answer lost; a fetch wrapper
+        // then changed the body (or the server fingerprints a header the page
+        // refreshed), and the repeat is told "other details". The server saw
+        // the key before: the key is kept, so no new key charges again.
+        for status in [422, 417] {
+            let mut policy = Policy::default();
+            policy.dialect.mismatch = crate::rules::retry::Statuses::of(&[417, 422]);
+            let t = Server::new(vec![Err(Failure::Timeout), Ok((status, None, false))]);
+            let (c, s) = (FakeClock::at(1000), MemStore::default());
+            let record =
+                resolve::<u32>(&s, &lookup(1000, &fp(), None), || Ok("k1".to_owned())).unwrap();
+            let err = drive(Payment::new(record, policy), &t, &c, &s, &Silent).unwrap_err();
+            assert_eq!(
+                (err.code, err.key_kept, err.retryable, err.attempts),
+                (Code::KeyReused, true, false, 2),
+                "{status}"
+            );
+            assert!(
+                err.message.contains("may have been charged"),
+                "{}",
+                err.message
+            );
+            assert_eq!(s.all()[0].state, State::Pending);
+            let again = Server::new(vec![Ok((201, None, true))]);
+            assert_eq!(pay(&again, &c, &s, None, "k2").unwrap().key, "k1");
+        }
+    }
+
+    #[test]
+    fn a_gate_s_refusal_of_the_first_request_keeps_the_key() {
+        // The browser may have sent the first request twice (a reused
+        // connection closed before any answer): the first copy charged, the
+        // second met a firewall or an expired login. payonce saw one request.
+        for status in [401, 403, 407] {
+            let t = Server::new(vec![Ok((status, None, false))]);
+            let (c, s) = (FakeClock::at(1000), MemStore::default());
+            let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+            assert_eq!(
+                (err.code, err.key_kept, err.retryable, err.attempts),
+                (Code::Http, true, true, 1),
+                "{status}"
+            );
+            assert!(err.message.contains("key is kept"), "{}", err.message);
+            assert_eq!(s.all()[0].state, State::Pending);
+            let again = Server::new(vec![Ok((201, None, true))]);
+            assert_eq!(pay(&again, &c, &s, None, "k2").unwrap().key, "k1");
+        }
+    }
+
+    #[test]
+    fn a_stored_failure_the_server_replays_ends_the_call_with_the_key_kept() {
+        for status in [500, 503, 429, 409] {
+            let t = Server::new(vec![Ok((status, None, true))]);
+            let (c, s) = (FakeClock::at(1000), MemStore::default());
+            let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+            assert_eq!(
+                (err.status, err.key_kept, err.retryable, err.attempts),
+                (Some(status), true, false, 1),
+                "{status}"
+            );
+            assert!(
+                err.message.contains("replays an error it stored"),
+                "{}",
+                err.message
+            );
+            assert_eq!(s.all()[0].state, State::Pending);
+        }
+    }
+
+    #[test]
+    fn a_finished_request_answered_without_its_status_is_an_unknown_outcome() {
+        // django-idempotency-key answers a repeat of a finished request 409.
+        let mut policy = Policy::default();
+        policy.dialect.finished = crate::rules::retry::Statuses::of(&[409]);
+        policy.dialect.in_progress = crate::rules::retry::Statuses::of(&[]);
+        let t = Server::new(vec![Err(Failure::Timeout), Ok((409, None, false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let record =
+            resolve::<u32>(&s, &lookup(1000, &fp(), None), || Ok("k1".to_owned())).unwrap();
+        let err = drive(Payment::new(record, policy), &t, &c, &s, &Silent).unwrap_err();
+        assert_eq!(
+            (
+                err.code,
+                err.status,
+                err.key_kept,
+                err.retryable,
+                err.attempts
+            ),
+            (Code::Http, Some(409), true, false, 2)
+        );
+        assert!(err.message.contains("already finished"), "{}", err.message);
+        assert_eq!(s.all()[0].state, State::Pending);
+    }
+
+    #[test]
+    fn too_early_is_retried() {
+        let t = Server::new(vec![Ok((425, None, false)), Ok((201, None, false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let ok = pay(&t, &c, &s, None, "k1").unwrap();
+        assert_eq!((ok.status, ok.attempts), (201, 2));
     }
 
     #[test]
@@ -1088,7 +1295,7 @@ pub(crate) mod tests {
         for accept_html in [false, true] {
             let s = MemStore::default();
             let fp = fp();
-            let record = resolve::<u32>(&s, &lookup(1000, &fp, None), || "k1".into()).unwrap();
+            let record = resolve::<u32>(&s, &lookup(1000, &fp, None), || Ok("k1".into())).unwrap();
             let policy = Policy {
                 accept_html,
                 ..Policy::default()
@@ -1117,7 +1324,7 @@ pub(crate) mod tests {
             }
         }
         let s = MemStore::default();
-        let record = resolve::<Data>(&s, &lookup(1000, &fp(), None), || "k2".into()).unwrap();
+        let record = resolve::<Data>(&s, &lookup(1000, &fp(), None), || Ok("k2".into())).unwrap();
         let mut p = Payment::new(record, Policy::default());
         answer_200::<Data>(&mut p, &s, true);
         assert!(matches!(
@@ -1195,7 +1402,8 @@ pub(crate) mod tests {
     #[test]
     fn attempts_stop_counting_at_the_bound_storage_accepts() {
         let s = MemStore::default();
-        let mut record = resolve::<u32>(&s, &lookup(1000, &fp(), None), || "k1".into()).unwrap();
+        let mut record =
+            resolve::<u32>(&s, &lookup(1000, &fp(), None), || Ok("k1".into())).unwrap();
         record.attempts = MAX_ATTEMPTS;
         let t = Server::new(vec![Ok((200, None, false))]);
         drive(

@@ -2,9 +2,13 @@
 //!
 //! The rules follow stripe-node and the IETF Idempotency-Key draft: network
 //! errors, timeouts, 408, 409 (the first request is still being processed),
-//! 429 and 5xx are worth another attempt with the same key; any other 4xx is
-//! a refusal (whether it retires the key is the payment machine's call: see
+//! 425 (too early, RFC 8470), 429 and 5xx are worth another attempt with the
+//! same key; 422 says the key is bound to other details; any other 4xx is a
+//! refusal (whether it retires the key is the payment machine's call: see
 //! `payment`); a status outside the classes HTTP defines says nothing.
+//!
+//! Servers differ in which status says what, so the statuses that carry an
+//! idempotency meaning are a [`Dialect`], plain data a page can declare.
 
 use super::error::Code;
 use super::record::MAX_KEY_TTL_MS;
@@ -31,6 +35,63 @@ pub struct Policy {
     pub key_ttl_ms: u64,
     /// Whether a 2xx whose body is an HTML page counts as the server's answer.
     pub accept_html: bool,
+    /// What the server's statuses mean.
+    pub dialect: Dialect,
+}
+
+/// The most statuses one list of a page's [`Dialect`] may name.
+pub const MAX_DIALECT_STATUSES: usize = 16;
+
+/// A set of HTTP statuses (100 to 599).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Statuses([u64; 10]);
+
+impl Statuses {
+    /// The set holding exactly `statuses` (those outside 100..=599 are left out).
+    pub fn of(statuses: &[u16]) -> Statuses {
+        let mut set = Statuses::default();
+        for &s in statuses {
+            if (100..=599).contains(&s) {
+                set.0[usize::from(s / 64)] |= 1 << (s % 64);
+            }
+        }
+        set
+    }
+
+    /// Whether `status` is in the set.
+    pub fn contains(&self, status: u16) -> bool {
+        self.0
+            .get(usize::from(status / 64))
+            .is_some_and(|bits| bits & (1 << (status % 64)) != 0)
+    }
+}
+
+/// What a server's statuses mean for idempotency, where servers differ. The
+/// default is the IETF draft's (and Stripe's and Adyen's): 422 for a key
+/// reused with other details, 409 while the first request still runs.
+/// A status in one of these sets means that whatever its class; statuses in
+/// none keep their HTTP meaning ([`classify`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dialect {
+    /// "This key was already used with other details" (express-idempotency: 417;
+    /// djangorestframework-idempotency-key: 409).
+    pub mismatch: Statuses,
+    /// "An earlier request with this key is still being processed".
+    pub in_progress: Statuses,
+    /// "A request with this key already finished", answered without that
+    /// request's own status (django-idempotency-key's `CONFLICT_STATUS_CODE`, 409):
+    /// the outcome is unknown and retrying will not tell.
+    pub finished: Statuses,
+}
+
+impl Default for Dialect {
+    fn default() -> Self {
+        Dialect {
+            mismatch: Statuses::of(&[422]),
+            in_progress: Statuses::of(&[409]),
+            finished: Statuses::default(),
+        }
+    }
 }
 
 /// One day, the default key lifetime (the IETF draft's suggestion).
@@ -46,6 +107,7 @@ impl Default for Policy {
             timeout_ms: 10_000,
             key_ttl_ms: DEFAULT_KEY_TTL_MS,
             accept_html: false,
+            dialect: Dialect::default(),
         }
     }
 }
@@ -137,20 +199,33 @@ pub enum Verdict {
     Success,
     /// Worth another attempt with the same key; the outcome is still unknown.
     Retry(Code),
-    /// The server's final answer: the payment did not happen, the key is spent.
+    /// A refusal. Whether it is the server's final answer (the payment did not
+    /// happen, the key is spent) is the payment machine's call: see `payment`.
     Definitive(Code),
     /// The outcome is unknown and retrying will not tell: stop, keep the key.
     Unknown(Code),
+    /// The server says a request with this key already finished, without
+    /// saying how ([`Dialect::finished`]).
+    Finished,
 }
 
-/// Sorts an HTTP status into a [`Verdict`].
-pub fn classify(status: u16) -> Verdict {
+/// Sorts an HTTP status into a [`Verdict`], in the server's dialect.
+pub fn classify(status: u16, dialect: &Dialect) -> Verdict {
+    if dialect.mismatch.contains(status) {
+        return Verdict::Definitive(Code::KeyReused);
+    }
+    if dialect.in_progress.contains(status) {
+        return Verdict::Retry(Code::Conflict);
+    }
+    if dialect.finished.contains(status) {
+        return Verdict::Finished;
+    }
     match status {
         200..=299 => Verdict::Success,
         408 => Verdict::Retry(Code::Timeout),
-        409 => Verdict::Retry(Code::Conflict),
+        // Too Early (RFC 8470): the server asks for the request again.
+        425 => Verdict::Retry(Code::Http),
         429 => Verdict::Retry(Code::RateLimited),
-        422 => Verdict::Definitive(Code::KeyReused),
         500..=599 => Verdict::Retry(Code::Http),
         // 0 is fetch's opaque redirect; the server may have charged before redirecting.
         0 | 300..=399 => Verdict::Unknown(Code::Redirect),
@@ -324,19 +399,54 @@ mod tests {
 
     #[test]
     fn statuses_sort_as_the_draft_and_stripe_say() {
+        let classify = |s| classify(s, &Dialect::default());
         assert_eq!(classify(200), Verdict::Success);
         assert_eq!(classify(201), Verdict::Success);
         assert_eq!(classify(408), Verdict::Retry(Code::Timeout));
         assert_eq!(classify(409), Verdict::Retry(Code::Conflict));
+        assert_eq!(classify(425), Verdict::Retry(Code::Http));
         assert_eq!(classify(429), Verdict::Retry(Code::RateLimited));
         assert_eq!(classify(500), Verdict::Retry(Code::Http));
         assert_eq!(classify(503), Verdict::Retry(Code::Http));
         assert_eq!(classify(400), Verdict::Definitive(Code::Http));
         assert_eq!(classify(402), Verdict::Definitive(Code::Http));
         assert_eq!(classify(404), Verdict::Definitive(Code::Http));
+        assert_eq!(classify(417), Verdict::Definitive(Code::Http));
         assert_eq!(classify(422), Verdict::Definitive(Code::KeyReused));
         assert_eq!(classify(0), Verdict::Unknown(Code::Redirect));
         assert_eq!(classify(303), Verdict::Unknown(Code::Redirect));
+    }
+
+    #[test]
+    fn a_dialect_gives_statuses_their_server_s_meaning() {
+        // express-idempotency: 417 for other details.
+        let express = Dialect {
+            mismatch: Statuses::of(&[417, 422]),
+            ..Dialect::default()
+        };
+        assert_eq!(
+            classify(417, &express),
+            Verdict::Definitive(Code::KeyReused)
+        );
+        // djangorestframework-idempotency-key: 409 for other details, nothing for in progress.
+        let drf = Dialect {
+            mismatch: Statuses::of(&[409]),
+            in_progress: Statuses::of(&[]),
+            ..Dialect::default()
+        };
+        assert_eq!(classify(409, &drf), Verdict::Definitive(Code::KeyReused));
+        // django-idempotency-key: 409 with the first request's body once it finished.
+        let django = Dialect {
+            finished: Statuses::of(&[409]),
+            in_progress: Statuses::of(&[]),
+            ..Dialect::default()
+        };
+        assert_eq!(classify(409, &django), Verdict::Finished);
+        assert_eq!(classify(422, &django), Verdict::Definitive(Code::KeyReused));
+        // Out of range statuses never enter a set.
+        let set = Statuses::of(&[0, 99, 600, 65535, 100, 599]);
+        assert!(set.contains(100) && set.contains(599));
+        assert!(!set.contains(0) && !set.contains(600) && !set.contains(65535));
     }
 
     #[test]

@@ -284,6 +284,38 @@ impl<B: Backend> Mirrored<B> {
         record
     }
 
+    /// Writes back every record memory holds whose item storage no longer
+    /// has: page code cleared storage or removed payonce's items. Called
+    /// before the page goes (`pagehide`: a reload must find the record) and
+    /// when a payment call ends, not only at payonce's next storage call.
+    pub fn write_back(&self) {
+        let Ok(names) = self.backend.names() else {
+            return;
+        };
+        let mut present: Vec<u64> = names
+            .iter()
+            .filter_map(|n| n.strip_prefix(PREFIX))
+            .map(hash)
+            .collect();
+        super::text::sort_by(&mut present, |a, b| a < b);
+        self.write_missing(&present);
+    }
+
+    /// Writes every record of the mirror whose key's hash is not in `present` (sorted).
+    fn write_missing(&self, present: &[u64]) {
+        let lost: Vec<Record> = self
+            .memory
+            .borrow()
+            .records
+            .iter()
+            .filter(|r| present.binary_search(&hash(&r.key)).is_err())
+            .cloned()
+            .collect();
+        for r in &lost {
+            let _ = self.write(r);
+        }
+    }
+
     /// Reads every record in storage into the mirror (writing back what
     /// storage lost). Returns whether storage could be read.
     fn load(&self) -> bool {
@@ -302,17 +334,7 @@ impl<B: Backend> Mirrored<B> {
         }
         super::text::sort_by(&mut seen, |a, b| a < b);
         // Records storage lost (or never took): written back.
-        let lost: Vec<Record> = self
-            .memory
-            .borrow()
-            .records
-            .iter()
-            .filter(|r| seen.binary_search(&hash(&r.key)).is_err())
-            .cloned()
-            .collect();
-        for r in &lost {
-            let _ = self.write(r);
-        }
+        self.write_missing(&seen);
         self.loaded.set(true);
         true
     }

@@ -32,6 +32,29 @@ pub const MAX_MESSAGE: usize = 4096;
 /// The longest lock name read from the lock manager's list, in UTF-16 code units.
 pub const MAX_LOCK_NAME: usize = 64;
 
+/// The sender of a message in another protocol version: a version other
+/// than [`VERSION`] (or none, as before versions were numbered) followed by a
+/// kind this release knows and a tab id. `None` for anything else.
+pub fn sender_of_other_version(text: &str) -> Option<&str> {
+    if text.len() > MAX_MESSAGE {
+        return None;
+    }
+    const KINDS: [&str; 7] = ["hello", "here", "bye", "ask", "answer", "saved", "forget"];
+    let mut parts = text.split('\t');
+    let first = parts.next()?;
+    // Before versions were numbered a message began with its kind.
+    let unversioned = KINDS.contains(&first);
+    let numbered = first != VERSION
+        && !first.is_empty()
+        && first.len() <= 8
+        && first.bytes().all(|b| b.is_ascii_digit());
+    if !(unversioned || (numbered && KINDS.contains(&parts.next()?))) {
+        return None;
+    }
+    let from = parts.next()?;
+    is_id(from).then_some(from)
+}
+
 /// The longest tab id accepted.
 const MAX_ID: usize = 32;
 

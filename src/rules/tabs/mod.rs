@@ -12,10 +12,23 @@
 //! hello, takes a lock of its own and asks the lock manager which other
 //! payonce tabs hold theirs; the others answer `Here` once their payments on
 //! the wire hold their locks (and announce those payments' records first).
-//! While no other tab is known, a payment chooses its key at once. Otherwise
-//! a payment takes the lock named after its fingerprint, asks the other tabs
-//! for their record of it, and only then chooses its key, joining a payment
-//! of the same details that was pending here or elsewhere meanwhile.
+//! While no other tab is known, a payment chooses its key at once (and takes
+//! the lock named after its fingerprint all the same, held while it is on the
+//! wire, so that a tab opened later waits for it). Otherwise a payment takes
+//! that lock, asks the other tabs for their record of it, and only then
+//! chooses its key, joining a payment of the same details that was pending
+//! here or elsewhere meanwhile.
+//!
+//! Evidence, never silence: a payment may mint a new key only on evidence
+//! that no other key is live for its details: no other tab is known, or it
+//! holds their lock and every other tab answered its ask. A lock not granted
+//! in time (another tab's payment of these details is on the wire), a tab
+//! that does not answer (blocked by a dialog, frozen in the background) and a
+//! tab that speaks another protocol version are no such evidence: then the
+//! payment is told it may not mint ([`Effect::Choose`]'s `mint`), and it ends
+//! with a retryable error that sends nothing unless it has a key already. A
+//! tab is forgotten only when it says goodbye or the lock manager no longer
+//! lists its lock.
 //!
 //! Every wait has its own timer here, whatever the platform does: the
 //! handshake ends after [`HANDSHAKE_MS`], a payment's wait for the handshake
@@ -123,6 +136,9 @@ pub enum Input {
         /// The payment's id.
         payment: u32,
     },
+    /// The lock manager's list asked for by [`Effect::Query`]: the names of
+    /// the locks held on the origin, one per line, or `None` when it would not say.
+    Listed(Option<String>),
     /// This tab saved the record.
     Saved(Record),
     /// `forgetPayment(key)` dropped this key here.
@@ -150,6 +166,8 @@ pub enum Effect {
     },
     /// Release the granted lock `lock` (or, if it is not granted yet, release it once it is).
     Release(u32),
+    /// Ask the lock manager which locks are held; feed [`Input::Listed`].
+    Query,
     /// Feed [`Input::Fired`] after `ms`.
     Timer {
         /// The timer's id.
@@ -164,6 +182,9 @@ pub enum Effect {
         payment: u32,
         /// The key it joins, if any.
         joined: Option<String>,
+        /// Whether it may mint a new key: false without evidence that no other
+        /// tab holds a live key for its details (see the module documentation).
+        mint: bool,
     },
     /// A record another tab saved was taken in (written to the store).
     /// `continued`: it settles a payment this tab held pending.
@@ -228,6 +249,11 @@ struct Pay {
     pending: Option<String>,
     /// Reports of other tabs' saves from this index on came while it waited.
     seen_from: u64,
+    /// Asked other tabs for their record of its details.
+    asked: bool,
+    /// Some evidence is missing: its lock was not granted in time, or a tab
+    /// did not answer its ask.
+    unheard: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -425,6 +451,8 @@ impl Tabs {
                     late: hurry,
                     pending,
                     seen_from: self.seen_count,
+                    asked: false,
+                    unheard: false,
                 });
                 if !hurry {
                     self.timer(Timer::Deadline(payment), deadline_ms);
@@ -456,6 +484,17 @@ impl Tabs {
                     });
                 }
             }
+            Input::Listed(held) => {
+                // Tabs whose own lock is gone closed (or crashed) without a goodbye.
+                if let Some(held) = held {
+                    let listed: Vec<&str> = held
+                        .split('\n')
+                        .take(MAX_LOCKS_READ)
+                        .filter_map(|name| name.strip_prefix(TAB_LOCK))
+                        .collect();
+                    self.peers.retain(|p| listed.contains(&p.as_str()));
+                }
+            }
             Input::Forgot(key) => {
                 self.remember_forgotten(&key);
                 if matches!(self.phase, Phase::Starting | Phase::Open) {
@@ -474,6 +513,12 @@ impl Tabs {
             return;
         }
         let Some(message) = Message::parse(text) else {
+            // A tab of another protocol version (an older payonce left open
+            // across a deploy): what it holds cannot be read, so it is a tab
+            // whose silence proves nothing, like one that does not answer.
+            if let Some(from) = message::sender_of_other_version(text) {
+                self.add_peer(from);
+            }
             return;
         };
         let me = self.me.clone();
@@ -632,7 +677,9 @@ impl Tabs {
     }
 
     /// `id` answered the ask about `fingerprint` (or, with `None`, left):
-    /// asks waiting only for it are over.
+    /// asks waiting only for it are over. A page that left without answering
+    /// gave no evidence: its tab may be reloading, its storage and keys intact,
+    /// and its next page not heard yet.
     fn heard_from(&mut self, id: &str, fingerprint: Option<&str>) {
         let mut done = Vec::new();
         for p in &mut self.payments {
@@ -640,6 +687,9 @@ impl Tabs {
                 continue;
             }
             if let Stage::Asking(waiting) = &mut p.stage {
+                if fingerprint.is_none() && waiting.iter().any(|w| w == id) {
+                    p.unheard = true;
+                }
                 waiting.retain(|w| w != id);
                 if waiting.is_empty() {
                     done.push(p.id);
@@ -758,19 +808,24 @@ impl Tabs {
                         self.handshake_over();
                         self.advance(id);
                     }
-                    // Its lock request stays: a late grant still holds it.
-                    Stage::Locking => self.ask(id),
+                    // Its lock request stays: a late grant still holds it. Not
+                    // granted in time: another tab may have these details on the wire.
+                    Stage::Locking => {
+                        p.unheard = true;
+                        self.ask(id);
+                    }
                     Stage::Asking(_) | Stage::Wire => {}
                 }
             }
             Timer::Ask(id) => {
                 let Some(p) = self.pay_mut(id) else { return };
-                if let Stage::Asking(waiting) = &p.stage {
-                    // Tabs that did not answer (hung, or frozen in the background)
-                    // are forgotten until they speak again.
-                    let silent = waiting.clone();
-                    self.peers.retain(|p| !silent.contains(p));
+                if let Stage::Asking(_) = &p.stage {
+                    // A tab that did not answer (blocked by a dialog, frozen in
+                    // the background) may hold a live key: it stays known, and
+                    // the lock manager is asked whether it is still there.
+                    p.unheard = true;
                     self.choose(id);
+                    self.effects.push_back(Effect::Query);
                 }
             }
             Timer::Relock(id) => {
@@ -838,7 +893,10 @@ impl Tabs {
         let starting = matches!(self.phase, Phase::Starting | Phase::Listening);
         let Some(p) = self.pay_mut(id) else { return };
         match &p.stage {
-            Stage::Ready if alone => self.choose(id),
+            Stage::Ready if alone => {
+                self.choose(id);
+                self.lock_on_wire(id);
+            }
             Stage::Ready if p.late => self.ask(id),
             Stage::Ready if starting || settling => {}
             Stage::Ready => {
@@ -865,6 +923,7 @@ impl Tabs {
             return;
         }
         p.stage = Stage::Asking(peers);
+        p.asked = true;
         let fingerprint = p.fingerprint.clone();
         self.post(&Message::Ask {
             from: &me,
@@ -892,10 +951,32 @@ impl Tabs {
         }
         p.stage = Stage::Wire;
         let joined = p.pending.take().or(seen);
+        // Asked without holding the lock, another tab may be choosing at the same moment.
+        let mint = !p.unheard && (!p.asked || matches!(p.lock, Lock::Held(_)));
         self.effects.push_back(Effect::Choose {
             payment: id,
             joined,
+            mint,
         });
+    }
+
+    /// A lone tab's payment on the wire takes its lock all the same, so that
+    /// a tab opened meanwhile finds it held even if this tab cannot answer
+    /// (blocked by a dialog, frozen). Given up after [`ASK_MS`] if not granted.
+    fn lock_on_wire(&mut self, id: u32) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        let Some(p) = self.pay_mut(id) else { return };
+        if p.stage != Stage::Wire || p.lock != Lock::None {
+            return;
+        }
+        let name = cat(&[PAY_LOCK, &p.fingerprint]);
+        let lock = self.lock(name, false);
+        if let Some(p) = self.pay_mut(id) {
+            p.lock = Lock::Requested(lock);
+        }
+        self.timer(Timer::Relock(id), ASK_MS);
     }
 
     /// Requests the locks of this tab's payments on the wire that hold none,

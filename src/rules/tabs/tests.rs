@@ -44,7 +44,17 @@ fn locks(effects: &[Effect]) -> Vec<(u32, String, bool)> {
 
 fn chosen(effects: &[Effect]) -> Option<(u32, Option<String>)> {
     effects.iter().find_map(|e| match e {
-        Effect::Choose { payment, joined } => Some((*payment, joined.clone())),
+        Effect::Choose {
+            payment, joined, ..
+        } => Some((*payment, joined.clone())),
+        _ => None,
+    })
+}
+
+/// Whether the payment told to choose may mint a new key.
+fn may_mint(effects: &[Effect]) -> Option<bool> {
+    effects.iter().find_map(|e| match e {
+        Effect::Choose { mint, .. } => Some(*mint),
         _ => None,
     })
 }
@@ -106,9 +116,85 @@ fn a_lone_tab_chooses_its_key_once_the_handshake_has_settled() {
     t.handle(Input::Fired { timer: settle }, SETTLE_MS, &s);
     let e = drain(&mut t);
     assert_eq!(chosen(&e), Some((7, None)));
-    assert!(locks(&e).is_empty(), "no lock when alone");
+    assert_eq!(may_mint(&e), Some(true));
+    // Alone, a payment on the wire takes its lock all the same (it does not
+    // wait for it), so a tab opened later finds it held.
+    let held: Vec<String> = locks(&e).into_iter().map(|(_, name, _)| name).collect();
+    assert_eq!(held, vec![cat(&[PAY_LOCK, &fp()])]);
     // From then on, at once.
     assert_eq!(chosen(&start(&mut t, &s, 8)), Some((8, None)));
+}
+
+#[test]
+fn a_tab_that_does_not_answer_gives_no_evidence_and_stays_known() {
+    // peer1 is listed by the lock manager (it holds its own lock) but is
+    // blocked by an alert(): it never says Here and never answers.
+    let (mut t, s) = (Tabs::new(), MemStore::default());
+    let handshake = opened(&mut t, &s, Some("payonce:tab:me1\npayonce:tab:peer1"));
+    drain(&mut t);
+    t.handle(Input::Fired { timer: handshake }, HANDSHAKE_MS, &s);
+    drain(&mut t);
+    let e = start(&mut t, &s, 1);
+    let (lock, _, _) = locks(&e)[0].clone();
+    t.handle(Input::Granted { lock, held: None }, 1100, &s);
+    let e = drain(&mut t);
+    let ask = timers(&e)[0];
+    assert_eq!(ask.1, ASK_MS);
+    t.handle(Input::Fired { timer: ask.0 }, 2100, &s);
+    let e = drain(&mut t);
+    assert_eq!(chosen(&e), Some((1, None)));
+    assert_eq!(may_mint(&e), Some(false), "silence is no evidence");
+    assert!(e.contains(&Effect::Query), "is it still there?");
+    assert_eq!(t.peer_count(), 1, "not forgotten for being silent");
+    // The lock manager still lists it: still known. Then its lock is gone: forgotten.
+    t.handle(
+        Input::Listed(Some("payonce:tab:me1\npayonce:tab:peer1".into())),
+        2200,
+        &s,
+    );
+    assert_eq!(t.peer_count(), 1);
+    t.handle(Input::Listed(Some("payonce:tab:me1".into())), 2300, &s);
+    assert_eq!(t.peer_count(), 0);
+    // A lock manager that will not say forgets nobody.
+    t.handle(
+        Input::Message(Message::Hello { from: "peer2" }.encode()),
+        2400,
+        &s,
+    );
+    t.handle(Input::Listed(None), 2500, &s);
+    assert_eq!(t.peer_count(), 1);
+}
+
+#[test]
+fn a_payment_that_answered_tabs_cleared_while_holding_its_lock_may_mint() {
+    let (mut t, s) = (Tabs::new(), MemStore::default());
+    opened(&mut t, &s, Some("payonce:tab:me1\npayonce:tab:peer1"));
+    t.handle(
+        Input::Message(
+            Message::Here {
+                from: "peer1",
+                to: "me1",
+            }
+            .encode(),
+        ),
+        0,
+        &s,
+    );
+    drain(&mut t);
+    let e = start(&mut t, &s, 1);
+    let (lock, _, _) = locks(&e)[0].clone();
+    t.handle(Input::Granted { lock, held: None }, 10, &s);
+    drain(&mut t);
+    let answer = Message::Answer {
+        from: "peer1",
+        to: "me1",
+        fingerprint: &fp(),
+        item: None,
+    }
+    .encode();
+    t.handle(Input::Message(answer), 20, &s);
+    let e = drain(&mut t);
+    assert_eq!((chosen(&e), may_mint(&e)), (Some((1, None)), Some(true)));
 }
 
 #[test]
@@ -139,9 +225,12 @@ fn a_lock_request_that_never_settles_ends_at_the_deadline_then_the_ask() {
     assert_eq!(chosen(&e), None, "the other tab is asked first");
     let ask = timers(&e)[0];
     assert_eq!(ask.1, ASK_MS);
-    // The other tab is silent too: the ask's own timer ends that wait.
+    // The other tab is silent too: the ask's own timer ends that wait, and
+    // neither the lock nor the other tab gave evidence that no key is live.
     t.handle(Input::Fired { timer: ask.0 }, 4000, &s);
-    assert_eq!(chosen(&drain(&mut t)), Some((1, None)));
+    let e = drain(&mut t);
+    assert_eq!(chosen(&e), Some((1, None)));
+    assert_eq!(may_mint(&e), Some(false));
     assert_eq!(t.waiting(), 0);
 }
 
@@ -288,13 +377,26 @@ fn messages_of_another_version_or_too_long_change_nothing() {
         value: &paid.encode(),
     }
     .encode();
-    let old = v2.replacen("2\t", "", 1);
     let long = cat(&[&v2, &"x".repeat(MAX_MESSAGE)]);
-    for text in [old, long] {
+    t.handle(Input::Message(long), 2000, &s);
+    assert_eq!(t.peer_count(), 0);
+    // A tab of another version (none before versions were numbered, 1, 3):
+    // what it says is not read, but it is a tab whose silence proves nothing.
+    let unversioned = v2.replacen("2\t", "", 1);
+    let v1 = v2.replacen("2\t", "1\t", 1);
+    let v3 = v2.replacen("2\t", "3\t", 1);
+    for (i, text) in [unversioned, v1, v3].into_iter().enumerate() {
+        let text = text.replace("peer1", &cat(&["old", &crate::rules::text::num(i as u64)]));
         t.handle(Input::Message(text), 2000, &s);
+        assert_eq!(t.peer_count(), i + 1);
     }
     assert_eq!(s.by_key("k1"), None);
-    assert_eq!(t.peer_count(), 0);
+    assert!(!t.alone());
+    // Not a payonce message at all: nobody.
+    for junk in ["2x\thello\tpeer9", "hello", "9\tnope\tpeer9", "hello\tPEER"] {
+        t.handle(Input::Message(junk.into()), 2000, &s);
+    }
+    assert_eq!(t.peer_count(), 3);
     assert_eq!(TAB_LOCK, "payonce:tab:");
 }
 
@@ -505,4 +607,35 @@ mod several {
             .unwrap_or(14);
         exhaustive(depth);
     }
+}
+#[test]
+fn a_tab_that_leaves_without_answering_gives_no_evidence() {
+    // Found by the property test: the asked tab reloads (its ask lost with
+    // the old page), says goodbye, and its new page, whose storage holds the
+    // cart's key, has not been heard yet.
+    let (mut t, s) = (Tabs::new(), MemStore::default());
+    opened(&mut t, &s, Some("payonce:tab:me1\npayonce:tab:peer1"));
+    t.handle(
+        Input::Message(
+            Message::Here {
+                from: "peer1",
+                to: "me1",
+            }
+            .encode(),
+        ),
+        0,
+        &s,
+    );
+    drain(&mut t);
+    let e = start(&mut t, &s, 1);
+    let (lock, _, _) = locks(&e)[0].clone();
+    t.handle(Input::Granted { lock, held: None }, 10, &s);
+    drain(&mut t);
+    t.handle(
+        Input::Message(Message::Bye { from: "peer1" }.encode()),
+        20,
+        &s,
+    );
+    let e = drain(&mut t);
+    assert_eq!((chosen(&e), may_mint(&e)), (Some((1, None)), Some(false)));
 }

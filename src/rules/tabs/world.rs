@@ -478,14 +478,7 @@ impl World {
                 self.locks[i].granted = true;
                 let r = self.locks[i].clone();
                 let (t, _) = r.tab.expect("a tab's request");
-                let held = (r.query && !self.faults.blind).then(|| {
-                    self.locks
-                        .iter()
-                        .filter(|l| l.granted)
-                        .map(|l| l.name.clone())
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                });
+                let held = (r.query && !self.faults.blind).then(|| self.held_names());
                 self.feed(t, Input::Granted { lock: r.lock, held });
             }
             Action::Fire => {
@@ -691,12 +684,30 @@ impl World {
                 .locks
                 .retain(|l| !(l.granted && l.lock == lock && l.tab == Some((t, gen)))),
             Effect::Timer { timer, ms } => self.timers.push((t, gen, timer, self.now + ms)),
-            Effect::Choose { payment, joined } => self.choose(t, payment, joined),
+            Effect::Query => {
+                let held = (!self.faults.blind).then(|| self.held_names());
+                queue.push(Input::Listed(held));
+            }
+            Effect::Choose {
+                payment,
+                joined,
+                mint,
+            } => self.choose(t, payment, joined, mint),
             Effect::Adopted { .. } | Effect::Restored => {}
         }
     }
 
-    fn choose(&mut self, t: usize, id: u32, joined: Option<String>) {
+    /// The lock manager's list: every granted lock's name, one per line.
+    fn held_names(&self) -> String {
+        self.locks
+            .iter()
+            .filter(|l| l.granted)
+            .map(|l| l.name.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn choose(&mut self, t: usize, id: u32, joined: Option<String>, mint: bool) {
         let Some(at) = self.tabs[t].pays.iter().position(|p| p.id == id) else {
             return;
         };
@@ -711,8 +722,21 @@ impl World {
             caller_key: None,
             joined: joined.as_deref(),
         };
-        let record = resolve::<()>(&self.tabs[t].store, &lookup, || minted)
-            .expect("no caller key, so no key_reused");
+        let record = match resolve::<()>(&self.tabs[t].store, &lookup, || {
+            if mint {
+                Ok(minted)
+            } else {
+                Err(crate::rules::lifecycle::unheard())
+            }
+        }) {
+            Ok(record) => record,
+            // No evidence that no other key is live: the payment sends nothing.
+            Err(_) => {
+                self.tabs[t].pays.remove(at);
+                self.feed(t, Input::PaymentEnds { payment: id });
+                return;
+            }
+        };
         let key = record.key.clone();
         if key == format!("key-t{t}g{}p{id}", self.tabs[t].gen) {
             self.minted(t, &fp, &body);
