@@ -28,13 +28,15 @@ export function reset() {
   sessionStorage.clear();
 }
 // A scripted fetch: each step is {status, body, headers, lost: true (charged, answer
-// lost: a network error), hang: true (never settles and ignores its signal)}.
+// lost: a network error), hang: true (never settles and ignores its signal),
+// clear: true (page code clears sessionStorage while the request is out)}.
 export function script(steps) {
   const calls = [];
   const queue = steps.slice();
   globalThis.fetch = (url, init) => {
     calls.push({ key: new Headers(init.headers).get('idempotency-key'), signal: init.signal });
     const step = queue.length ? queue.shift() : {};
+    if (step.clear) sessionStorage.clear();
     if (step.hang) return new Promise(() => {});
     if (step.lost) return Promise.reject(new TypeError('Failed to fetch'));
     const response = new Response(step.body ?? '{"ok":true}', {
@@ -77,6 +79,10 @@ export function payonceItems() {
 }
 export function getItem(k) { return sessionStorage.getItem(k); }
 export function setItem(k, val) { sessionStorage.setItem(k, val); }
+// The page going away (a reload, a navigation), then coming back from the cache.
+export function clearStorage() { sessionStorage.clear(); }
+export function pageHide() { dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true })); }
+export function pageShow() { dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })); }
 export function zeroRandom() {
   crypto.getRandomValues = (a) => a.fill(0);
 }
@@ -94,6 +100,12 @@ extern "C" {
     fn payonce_items() -> String;
     #[wasm_bindgen(js_name = zeroRandom)]
     fn zero_random();
+    #[wasm_bindgen(js_name = clearStorage)]
+    fn clear_storage();
+    #[wasm_bindgen(js_name = pageHide)]
+    fn page_hide();
+    #[wasm_bindgen(js_name = pageShow)]
+    fn page_show();
     #[wasm_bindgen(js_name = getItem)]
     fn get_item(k: &str) -> Option<String>;
     #[wasm_bindgen(js_name = setItem)]
@@ -238,8 +250,32 @@ async fn a_refusal_after_an_unknown_outcome_keeps_the_key() {
 }
 
 #[wasm_bindgen_test]
+async fn a_gate_s_refusal_of_the_first_request_keeps_the_key() {
+    // The browser may have sent the first request twice (a reused connection
+    // closed before any answer): the first copy charged, the second met a
+    // firewall or an expired login. A 401/403 is no evidence nothing was charged.
+    for status in [401, 403] {
+        let calls = fresh(&format!("[{{ status: {status} }}]"));
+        let e = pay_within(CART, "", 5000).await.expect_err("refused");
+        assert_eq!(get(&e, "retryable"), JsValue::TRUE, "{status}");
+        assert!(
+            s(&e, "message").contains("key is kept"),
+            "{}",
+            s(&e, "message")
+        );
+        assert_eq!(pending_keys(), [s(&e, "key")], "{status}");
+        let again = script(v(
+            "[{ headers: { 'content-type': 'application/json', 'Idempotent-Replayed': 'true' } }]",
+        ));
+        pay_within(CART, "", 5000).await.expect("replayed");
+        assert_eq!(s(&again.get(0), "key"), s(&e, "key"), "the same key");
+        assert_eq!(calls.length(), 1);
+    }
+}
+
+#[wasm_bindgen_test]
 async fn a_refusal_of_the_first_request_ever_still_retires_the_key() {
-    let calls = fresh("[{ status: 403 }, {}]");
+    let calls = fresh("[{ status: 402 }, {}]");
     let e = pay_within(CART, "", 5000).await.expect_err("refused");
     assert_eq!(get(&e, "retryable"), JsValue::FALSE);
     assert!(pending_keys().is_empty());
@@ -373,19 +409,19 @@ async fn a_full_storage_makes_room_with_settled_records_or_says_so() {
 async fn a_broken_random_source_is_refused_before_anything_is_sent() {
     let calls = fresh("[{}, {}]");
     zero_random();
-    pay_within(CART, "", 5000)
-        .await
-        .expect("the first key is new");
-    let e = pay_within("{ amount: 1, cart: 'another' }", "", 5000)
-        .await
-        .expect_err("refused");
+    let e = pay_within(CART, "", 5000).await.expect_err("refused");
     assert_eq!(s(&e, "code"), "invalid_input");
     assert!(
         s(&e, "message").contains("getRandomValues"),
         "{}",
         s(&e, "message")
     );
-    assert_eq!(calls.length(), 1, "nothing was sent for the second cart");
+    assert_eq!(calls.length(), 0, "nothing was sent");
+    assert!(pending_keys().is_empty());
+    for _ in 0..2 {
+        let thrown = payonce::new_idempotency_key().expect_err("no key from zeros");
+        assert_eq!(s(&thrown, "code"), "invalid_input");
+    }
     reset();
 }
 
@@ -415,4 +451,52 @@ async fn a_pending_payment_keeps_its_key_whatever_the_clock_says() {
             .expect_err("unknown");
         assert_eq!(s(&calls.get(0), "key"), key, "shift {shift}");
     }
+}
+
+#[wasm_bindgen_test]
+async fn a_record_page_code_clears_is_back_in_storage_when_the_call_ends() {
+    // Every attempt's request is charged and its answer lost, and page code
+    // (a logout handler) clears sessionStorage while it is out.
+    fresh(
+        "[{ lost: true, clear: true }, { lost: true, clear: true }, { lost: true, clear: true }]",
+    );
+    let e = pay_within(CART, "", 5000).await.expect_err("unknown");
+    assert_eq!(get(&e, "retryable"), JsValue::TRUE);
+    let item = format!("payonce:v1:{}", s(&e, "key"));
+    assert!(
+        get_item(&item).is_some_and(|v| v.starts_with("1,p,")),
+        "the key the caller was told is kept is in storage: {:?}",
+        payonce_items()
+    );
+    reset();
+}
+
+#[wasm_bindgen_test]
+async fn a_record_page_code_clears_is_written_back_before_the_page_goes() {
+    let calls = fresh("[{ hang: true }]");
+    let paying = payonce::process_payment(
+        v(CART),
+        JsValue::UNDEFINED,
+        v("{ endpoint: '/api/charges', timeoutMs: 60000 }"),
+    );
+    let _ = JsFuture::from(settles(&paying, 50)).await;
+    assert_eq!(calls.length(), 1, "the request is out");
+    let key = s(&calls.get(0), "key");
+    // Page code clears storage, then the page reloads before the answer.
+    clear_storage();
+    page_hide();
+    let item = format!("payonce:v1:{key}");
+    assert!(
+        get_item(&item).is_some_and(|v| v.starts_with("1,p,")),
+        "written back at pagehide: {:?}",
+        payonce_items()
+    );
+    page_show();
+    payonce::simulate_reload();
+    assert_eq!(
+        pending_keys(),
+        [key.as_str()],
+        "the next page finds the key"
+    );
+    reset();
 }

@@ -563,14 +563,26 @@ async fn a_success_under_a_key_nobody_here_knew_leaves_an_idle_button_idle() {
 }
 
 #[wasm_bindgen_test]
-async fn a_tab_of_an_older_payonce_is_not_misread() {
+async fn a_tab_of_an_older_payonce_is_not_misread_and_its_silence_proves_nothing() {
     let calls = fresh("[{}, {}]");
     pay_ok("{ amount: 1, currency: 'usd' }", "").await;
     JsFuture::from(old_peer_says("s", "old-key-1", DETAILS_JSON))
         .await
         .unwrap();
-    pay_ok(DETAILS, "").await;
-    assert_ne!(s(&calls.get(1), "headers.idempotency-key"), "old-key-1");
+    // Its record cannot be read, and it does not answer: no evidence that it
+    // holds no key for these details, so no key is made and nothing is sent.
+    let e = pay_err(v(DETAILS), JsValue::UNDEFINED, opts("")).await;
+    assert_eq!(
+        (s(&e, "code"), get(&e, "retryable"), n(&e, "attempts")),
+        ("conflict".to_string(), JsValue::TRUE, 0.0),
+        "{}",
+        s(&e, "message")
+    );
+    assert_eq!(calls.length(), 1);
+    // The lock manager lists no lock of that tab (it has gone): the next try pays.
+    let r = pay_ok(DETAILS, "").await;
+    assert_ne!(s(&r, "key"), "old-key-1");
+    assert_eq!(calls.length(), 2);
 }
 
 #[wasm_bindgen_test]
