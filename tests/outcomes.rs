@@ -133,10 +133,19 @@ fn fresh(steps: &str) -> Array {
 /// Pays and waits at most `ms` for the outcome: `Ok(result)`, `Err(error)`, or a
 /// failed test if the payment has not settled by then.
 async fn pay_within(details: &str, options: &str, ms: u32) -> Result<JsValue, JsValue> {
+    pay_with(details, JsValue::UNDEFINED, options, ms).await
+}
+
+/// The same with the caller's own key.
+async fn pay_key_within(details: &str, key: &str, options: &str) -> Result<JsValue, JsValue> {
+    pay_with(details, JsValue::from_str(key), options, 5000).await
+}
+
+async fn pay_with(details: &str, key: JsValue, options: &str, ms: u32) -> Result<JsValue, JsValue> {
     let options = v(&format!(
         "{{ endpoint: '/api/charges', retryDelayMs: 1, maxRetryDelayMs: 5, {options} }}"
     ));
-    let p = payonce::process_payment(v(details), JsValue::UNDEFINED, options);
+    let p = payonce::process_payment(v(details), key, options);
     let outcome = JsFuture::from(settles(&p, ms)).await.unwrap();
     assert!(
         get(&outcome, "hung").is_undefined(),
@@ -498,5 +507,88 @@ async fn a_record_page_code_clears_is_written_back_before_the_page_goes() {
         [key.as_str()],
         "the next page finds the key"
     );
+    reset();
+}
+
+#[wasm_bindgen_test]
+async fn a_page_declares_its_server_s_dialect() {
+    // express-idempotency answers a key reused with other details 417.
+    let calls = fresh("[{ status: 417 }]");
+    let e = pay_within(CART, "dialect: { mismatch: [417, 422] }", 5000)
+        .await
+        .expect_err("refused");
+    assert_eq!(s(&e, "code"), "key_reused", "{}", s(&e, "message"));
+    assert!(s(&e, "message").contains("(417)"), "{}", s(&e, "message"));
+    assert_eq!(calls.length(), 1);
+    // django-idempotency-key answers a repeat of a finished request 409.
+    let calls = fresh("[{ lost: true }, { status: 409 }]");
+    let e = pay_within(CART, "dialect: { finished: [409], inProgress: [] }", 5000)
+        .await
+        .expect_err("unknown");
+    assert_eq!(
+        (get(&e, "retryable"), calls.length()),
+        (JsValue::FALSE, 2),
+        "{}",
+        s(&e, "message")
+    );
+    assert!(
+        s(&e, "message").contains("already finished"),
+        "{}",
+        s(&e, "message")
+    );
+    assert_eq!(pending_keys(), [s(&e, "key")], "the key is kept");
+    reset();
+}
+
+#[wasm_bindgen_test]
+async fn either_replay_header_and_a_declared_one_mark_a_replay() {
+    for (header, extra) in [
+        ("Idempotent-Replayed", ""),
+        ("Idempotency-Replayed", ""),
+        ("X-Replayed", "dialect: { replayHeader: 'x-replayed' }"),
+    ] {
+        fresh(&format!(
+            "[{{ headers: {{ 'content-type': 'application/json', '{header}': 'true' }} }}]"
+        ));
+        let r = pay_within(CART, extra, 5000).await.expect("paid");
+        assert_eq!(get(&r, "replayed"), JsValue::TRUE, "{header}");
+    }
+    reset();
+}
+
+#[wasm_bindgen_test]
+async fn a_dialect_or_key_rules_that_make_no_sense_are_refused_before_anything_is_sent() {
+    let calls = fresh("[{}]");
+    for (extra, says) in [
+        ("dialect: 5", "options.dialect must be an object"),
+        ("dialect: { mismatch: 417 }", "options.dialect.mismatch must be an array"),
+        ("dialect: { inProgress: [99] }", "options.dialect.inProgress must be an array"),
+        ("dialect: { finished: [409.5] }", "whole numbers from 100 to 599"),
+        (
+            "dialect: { mismatch: [400,401,402,403,404,405,406,407,408,409,410,411,412,413,414,415,416] }",
+            "at most 16",
+        ),
+        ("dialect: { replayHeader: 'not a header' }", "options.dialect.replayHeader"),
+        ("keys: { maxLength: 20 }", "options.keys.maxLength must be a whole number from 36 to 255"),
+        ("keys: { uuid: 'yes' }", "options.keys.uuid must be true or false"),
+    ] {
+        let e = pay_within(CART, extra, 5000).await.expect_err(extra);
+        assert_eq!(s(&e, "code"), "invalid_input", "{extra}");
+        assert!(s(&e, "message").contains(says), "{extra}: {}", s(&e, "message"));
+    }
+    // A caller key the server would refuse is refused here first.
+    for (key, extra, says) in [
+        ("order-1", "keys: { uuid: true }", "not a UUID"),
+        (
+            &"k".repeat(65) as &str,
+            "keys: { maxLength: 64 }",
+            "at most 64",
+        ),
+    ] {
+        let e = pay_key_within(CART, key, extra).await.expect_err(key);
+        assert_eq!(s(&e, "code"), "invalid_input");
+        assert!(s(&e, "message").contains(says), "{}", s(&e, "message"));
+    }
+    assert_eq!(calls.length(), 0, "nothing was sent");
     reset();
 }
