@@ -58,7 +58,7 @@ export type PaymentErrorCode =
   | 'timeout'
   /** A status that is not a success: a 5xx after every retry, or a final 4xx. */
   | 'http'
-  /** The server was still processing this key (409) after every retry. */
+  /** The server was still processing this key (409) after every retry; or another tab may be paying the same details and gave no evidence in time that it is not (nothing was sent, `attempts` 0). */
   | 'conflict'
   /** The server kept answering 429, or asked to wait longer than `maxRetryAfterMs`. */
   | 'rate_limited'
@@ -113,6 +113,33 @@ export interface PaymentOptions {
   signal?: AbortSignal;
   /** Called for each attempt, response and backoff. Whatever it throws is ignored. */
   onEvent?: (event: PaymentEvent) => void;
+  /** What this server's statuses mean, where it differs from the IETF draft (README, "Servers"). */
+  dialect?: PaymentDialect;
+  /** What this server accepts as an idempotency key; your own keys are checked before sending. */
+  keys?: KeyRules;
+}
+
+/**
+ * What a server's statuses mean for idempotency, as plain data. Each list replaces the
+ * default; a status in a list means that whatever its class. At most 16 statuses a list.
+ */
+export interface PaymentDialect {
+  /** "This key was already used with other details". @default [422] (express-idempotency: [417]) */
+  mismatch?: readonly number[];
+  /** "An earlier request with this key is still being processed": retried. @default [409] */
+  inProgress?: readonly number[];
+  /** "A request with this key already finished", answered without its own status (django-idempotency-key's 409): the outcome is unknown. @default [] */
+  finished?: readonly number[];
+  /** A header besides `Idempotent-Replayed` and `Idempotency-Replayed` whose value `true` marks a replayed answer. */
+  replayHeader?: string;
+}
+
+/** What a server accepts as a key (payonce's own keys are 36-character UUIDs). */
+export interface KeyRules {
+  /** The longest key the server takes, from 36 to 255. @default 255 */
+  maxLength?: number;
+  /** The server takes only UUIDs. @default false */
+  uuid?: boolean;
 }
 
 /** A payment that went through (or that the server replayed). */
@@ -121,11 +148,11 @@ export interface PaymentResult<T = unknown> {
   body: T;
   /** The idempotency key that was sent. */
   key: string;
-  /** The HTTP status (2xx). */
+  /** The HTTP status: 2xx, or, for a payment payonce recorded as paid, whatever the server answered the repeat (then `replayed` is true). */
   status: number;
   /** Requests sent by this call. */
   attempts: number;
-  /** The server said `Idempotent-Replayed: true`: this is an earlier answer, not a new charge. */
+  /** This is an earlier payment, not a new charge: the server said so (`Idempotent-Replayed: true`), or payonce had recorded it as paid. */
   replayed: boolean;
 }
 

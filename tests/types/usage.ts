@@ -126,6 +126,15 @@ export async function usage(button: HTMLButtonElement): Promise<void> {
   await processPayment({ amount: 1 }, 42, { endpoint: '/x' });
   // @ts-expect-error details are JSON data, not functions
   await processPayment({ amount: () => 1 }, undefined, { endpoint: '/x' });
+  // A server's dialect and key rules are plain data.
+  const statuses = [417, 422] as const;
+  await processPayment({ amount: 1 }, undefined, {
+    endpoint: '/x',
+    dialect: { mismatch: statuses, inProgress: [409], finished: [], replayHeader: 'Idempotency-Replayed' },
+    keys: { maxLength: 64, uuid: true },
+  });
+  // @ts-expect-error a dialect's statuses are numbers
+  await processPayment({ amount: 1 }, undefined, { endpoint: '/x', dialect: { mismatch: ['417'] } });
   // @ts-expect-error credentials take fetch's values
   await processPayment({ amount: 1 }, undefined, { endpoint: '/x', credentials: 'all' });
   // @ts-expect-error a function deep in the details
