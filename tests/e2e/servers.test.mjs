@@ -3,8 +3,10 @@
 // charges the handler performed per order. For each middleware: a lost answer, a reload
 // mid-payment, a double click, and a key reused with other details; a paid order has
 // exactly one charge, an order the shopper is told failed has none or one, never two.
-// A last test asks each middleware directly (no browser) what it answers to a repeat of
-// a finished key, to a mismatch and to a repeat while the first runs, and prints it.
+// Then, for each, a handler that answers 503 once (does the retry pay, or is the 503 kept
+// and replayed?), and a probe that asks each middleware directly (no browser) what it
+// answers to a repeat of a finished key, to a mismatch and to a repeat while the first
+// runs, asserts it and prints it as a table.
 //
 // Layout: the checkout page is on the gateway (setup() serves it, with the prelude
 // Firefox and WebKit need for init scripts and problems()); each middleware server is a
@@ -26,12 +28,16 @@ import * as expressIdempotency from './servers/express-idempotency.mjs';
 import * as nodeIdempotencyNestjs from './servers/node-idempotency-nestjs.mjs';
 
 // What payonce needs told about each middleware (the `dialect` option), and what it does.
+// `scenarios`: the four scenarios run against it; every entry has the 5xx test and the probe.
 const MIDDLEWARES = [
-  // 417 Expectation Failed for a key reused with other details; no replay header.
-  { module: expressIdempotency, dialect: { mismatch: [417] }, marksReplays: false, mismatchStatus: 417 },
-  // 422, 409 with Retry-After: 1, Idempotent-Replayed: true: payonce's defaults.
-  { module: nodeIdempotencyNestjs, dialect: undefined, marksReplays: true, mismatchStatus: 422 },
+  // 417 Expectation Failed for a key reused with other details; no replay header; keeps 2xx only.
+  { module: expressIdempotency, dialect: { mismatch: [417] }, marksReplays: false, mismatchStatus: 417, scenarios: true, afterServerError: 'paid' },
+  // 422, 409 with Retry-After: 1, Idempotent-Replayed: true: payonce's defaults. Keeps every answer, 5xx too.
+  { module: nodeIdempotencyNestjs, marksReplays: true, mismatchStatus: 422, scenarios: true, afterServerError: 'stuck' },
+  // The same with a storage adapter that does not keep 5xx answers.
+  { module: nodeIdempotencyNestjs, options: { keepServerErrors: false }, label: '@node-idempotency/nestjs, 5xx not kept', afterServerError: 'paid' },
 ];
+for (const mw of MIDDLEWARES) mw.name = mw.label ?? mw.module.name;
 
 let env;
 const page = mkdtempSync(join(tmpdir(), 'payonce-servers-'));
@@ -39,8 +45,7 @@ const running = [];
 
 before(async () => {
   for (const mw of MIDDLEWARES) {
-    mw.name = mw.module.name;
-    mw.server = await mw.module.start();
+    mw.server = await mw.module.start(mw.options);
     mw.front = await startFront(mw.server.url);
     mw.endpoint = `${mw.front.url}/api/charges`;
     running.push(mw.server, mw.front);
@@ -107,7 +112,7 @@ const cart = (order, amount = 5450) => ({
   payment_method_id: 'pm_card_visa',
 });
 let orders = 0;
-const newOrder = (mw, what) => `order-${mw.name}-${what}-${++orders}`;
+const newOrder = (mw, what) => `order-${mw.name.replace(/[^a-z0-9]+/gi, '-')}-${what}-${++orders}`;
 const optionsFor = (mw, more = {}) => ({ endpoint: mw.endpoint, timeoutMs: 3000, maxRetries: 2, ...more });
 
 const pay = (tab, details, key, options) =>
@@ -128,11 +133,11 @@ async function problemsBut(tab, mw) {
 const summary = (mw, order) => {
   const { shop } = mw.server;
   return `charges ${JSON.stringify(shop.chargesFor(order).map((c) => c.id))}, handler calls ${shop.callsFor(order).length}, `
-    + `requests ${JSON.stringify(mw.front.requests.map((r) => [r.status, r.headers['idempotent-replayed'] ?? '-', r.dropped ? 'dropped' : 'answered']))}`;
+    + `requests ${JSON.stringify(mw.front.requests.map((r) => [r.status, r.headers['idempotent-replayed'] ?? '-', r.dropped ? 'dropped' : r.delivered ? 'answered' : 'client gone']))}`;
 };
 
-for (const mw of MIDDLEWARES) {
-  const label = mw.module.name;
+for (const mw of MIDDLEWARES.filter((m) => m.scenarios)) {
+  const label = mw.name;
 
   for (const keepAlive of [false, true]) {
     const how = keepAlive
@@ -243,6 +248,44 @@ for (const mw of MIDDLEWARES) {
   });
 }
 
+// A handler that answers 503 (its provider's outcome unknown, nothing charged) is not one of
+// the four scenarios, but it decides whether the retry can pay: a middleware that keeps the
+// 503 replays it to every later request with the key, for the key's lifetime.
+for (const mw of MIDDLEWARES) {
+  const paid = mw.afterServerError === 'paid';
+  test(`${mw.name}: the handler answers 503 once, nothing charged: ${paid
+    ? 'the retry runs the handler again and pays, one charge'
+    : 'the kept 503 is replayed to every retry: no charge, the shopper told it may pay again (it cannot, under this key)'}`, async (t) => {
+    const order = newOrder(mw, '503');
+    const tab = await open(t);
+    const { shop } = mw.server;
+    shop.failNext();
+    const r = await pay(tab, cart(order), undefined, optionsFor(mw, { retryDelayMs: 100 }));
+    const charges = shop.chargesFor(order);
+    t.diagnostic(`${mw.name}: ${JSON.stringify(r)}; ${summary(mw, order)}`);
+    assert.ok(charges.length <= 1, `charged twice: ${summary(mw, order)}`);
+    const statuses = mw.front.requests.map((x) => [x.status, x.headers['idempotent-replayed'] ?? '-']);
+    if (paid) {
+      assert.equal(r.ok, true, `the shopper is told: ${JSON.stringify(r)}`);
+      assert.equal(charges.length, 1);
+      assert.equal(r.body.id, charges[0].id);
+      assert.deepEqual(statuses, [[503, '-'], [201, '-']]);
+      assert.equal(shop.callsFor(order).length, 2, 'the retry reached the handler');
+      return;
+    }
+    assert.equal(r.ok, false);
+    assert.deepEqual([r.code, r.status, r.retryable], ['http', 503, true], `the shopper is told: ${JSON.stringify(r)}`);
+    assert.equal(charges.length, 0);
+    assert.deepEqual(statuses, [[503, '-'], [503, 'true'], [503, 'true']], 'the retries got the kept 503');
+    assert.equal(shop.callsFor(order).length, 1, 'no retry reached the handler');
+    // The shopper pays again, as told: the same key, the same kept 503.
+    const again = await pay(tab, cart(order), undefined, optionsFor(mw, { retryDelayMs: 100, maxRetries: 0 }));
+    assert.deepEqual([again.ok, again.key, again.status], [false, r.key, 503]);
+    assert.equal(shop.chargesFor(order).length, 0);
+    assert.equal(shop.callsFor(order).length, 1);
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // What each middleware answers, asked directly (no browser, no proxy): the rows of the
 // README's server-compatibility table. Asserted, so that a new version that answers
@@ -265,13 +308,21 @@ const EXPECTED = {
     'repeat after a 402': [402, 'true', 'replayed'],
     'repeat after a 503': [503, 'true', 'replayed'],
   },
+  '@node-idempotency/nestjs, 5xx not kept': {
+    'repeat, finished': [201, 'true'],
+    'other details, finished': [422, '-'],
+    'repeat, running': [409, '-'],
+    'other details, running': [409, '-'],
+    'repeat after a 402': [402, 'true', 'replayed'],
+    'repeat after a 503': [201, '-', 'ran again'],
+  },
 };
 
 test('what each middleware answers to a repeat, a mismatch and a repeat while the first runs', async (t) => {
   const rows = [];
   for (const mw of MIDDLEWARES) {
     const { shop } = mw.server;
-    const versions = mw.module.packages.map((p) => `${p} ${packageVersion(p)}`).join(', ');
+    const versions = mw.module.packages.map((p) => [p].flat()).map(([p, from]) => `${p} ${packageVersion(p, from)}`).join(', ');
     const post = async (key, details) => {
       const res = await fetch(`${mw.server.url}/api/charges`, {
         method: 'POST',

@@ -25,7 +25,11 @@ export async function startFront(upstream) {
   const seen = new Set(); // keys that reached the proxy before
   const front = {
     url: '',
-    /** Every forwarded request: { at, method, path, key, status, headers, body, dropped }; status 0 until answered. */
+    /**
+     * Every forwarded request: { at, method, path, key, status, headers, body, dropped, delivered }:
+     * the server's answer (status 0 until it came), whether this proxy dropped it on purpose,
+     * whether it was passed on (not when dropped, nor when the client had gone: a reload).
+     */
     requests: [],
     preflights: 0,
     drops: 0,
@@ -55,7 +59,7 @@ export async function startFront(upstream) {
       return;
     }
     const key = req.headers['idempotency-key'] ?? null;
-    const entry = { at: Date.now(), method: req.method, path: req.url, key, status: 0, headers: {}, body: null, dropped: false };
+    const entry = { at: Date.now(), method: req.method, path: req.url, key, status: 0, headers: {}, body: null, dropped: false, delivered: false };
     front.requests.push(entry);
     if (key !== null && !seen.has(key)) {
       seen.add(key);
@@ -87,6 +91,7 @@ export async function startFront(upstream) {
         if (!front.keepAlive) out.connection = 'close';
         res.writeHead(answer.statusCode, out);
         res.end(body);
+        entry.delivered = true;
       });
       answer.on('error', () => req.socket.destroy());
     });

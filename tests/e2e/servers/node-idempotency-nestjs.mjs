@@ -10,6 +10,12 @@
 // body and Idempotent-Replayed: true. Every answer is stored, errors included: a 402, a
 // 503 from the handler is replayed as it was for the key's lifetime (24 h by default).
 // The key is scoped to method and url: the same key on another path is another key.
+//
+// start({ keepServerErrors: false }) passes a storage adapter of its own instead (the
+// README allows "an instance of Storage"): the memory adapter's map, but a final answer
+// of 5xx is not kept, so the key is free again and the next request with it runs the
+// handler (which calls the provider with the same provider key). Without it, a handler's
+// 503 (the provider's outcome unknown) is what every later request with that key gets.
 import 'reflect-metadata';
 import { Body, Controller, Headers, HttpCode, HttpException, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -17,10 +23,11 @@ import { Idempotent, NodeIdempotencyModule, StorageAdapterEnum } from '@node-ide
 import { newShop } from './shop.mjs';
 
 export const name = '@node-idempotency/nestjs';
-export const packages = ['@node-idempotency/nestjs', '@node-idempotency/core', '@nestjs/core', '@nestjs/platform-express'];
+// [package, the package whose dependency it is]: the core the interceptor itself loads.
+export const packages = ['@node-idempotency/nestjs', ['@node-idempotency/core', '@node-idempotency/nestjs'], '@nestjs/core', '@nestjs/platform-express'];
 
 /** Starts the shop's API at `${url}/api/charges`. */
-export async function start() {
+export async function start({ keepServerErrors = true } = {}) {
   const shop = newShop();
 
   class ChargesController {
@@ -38,7 +45,9 @@ export async function start() {
 
   class AppModule {}
   Module({
-    imports: [NodeIdempotencyModule.forRootAsync({ storage: { adapter: StorageAdapterEnum.memory } })],
+    imports: [NodeIdempotencyModule.forRootAsync({
+      storage: { adapter: keepServerErrors ? StorageAdapterEnum.memory : new ForgetServerErrors() },
+    })],
     controllers: [ChargesController],
   })(AppModule);
 
@@ -60,4 +69,26 @@ function decorateMethod(cls, method, decorators) {
   const proto = cls.prototype;
   const descriptor = Reflect.decorate(decorators, proto, method, Object.getOwnPropertyDescriptor(proto, method));
   Object.defineProperty(proto, method, descriptor);
+}
+
+/**
+ * @node-idempotency's StorageAdapter (setIfNotExists, set, get) over a Map, as its memory
+ * adapter is, less the TTL (the tests are short), except that a record whose final
+ * answer is a 5xx is deleted rather than kept.
+ */
+class ForgetServerErrors {
+  #records = new Map();
+  async setIfNotExists(key, value) {
+    if (this.#records.has(key)) return false;
+    this.#records.set(key, value);
+    return true;
+  }
+  async set(key, value) {
+    const status = JSON.parse(value).response?.additional?.statusCode;
+    if (Number(status) >= 500) this.#records.delete(key);
+    else this.#records.set(key, value);
+  }
+  async get(key) {
+    return this.#records.get(key);
+  }
 }

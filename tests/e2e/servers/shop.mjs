@@ -85,9 +85,12 @@ export async function listen(server, shop) {
   };
 }
 
-/** The installed version of a package, from its own package.json (found from its entry point). */
-export function packageVersion(pkg) {
-  const require = createRequire(import.meta.url);
+/**
+ * The installed version of a package, from its own package.json (found from its entry
+ * point), as this folder resolves it, or as package `from` resolves it.
+ */
+export function packageVersion(pkg, from) {
+  const require = createRequire(from ? createRequire(import.meta.url).resolve(from) : import.meta.url);
   let dir = dirname(require.resolve(pkg));
   for (;;) {
     const file = join(dir, 'package.json');
