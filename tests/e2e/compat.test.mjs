@@ -63,6 +63,8 @@ async function heldThenJoined(t, payer, joiner) {
   const l = await ledger();
   assert.equal(l.charges.length, 1, `one charge: ${describe(l)}`);
   assert.deepEqual(keysOf(l), [first.key], `one key: ${describe(l)}`);
+  // The payment lock serialises the two releases: the joiner never sends while the payer's request is in progress.
+  assert.ok(!chargeRequests(l).some((r) => r.status === 409), `no request hit a 409 (in progress): ${describe(l)}`);
   for (const [who, r] of [[payer, rp], [joiner, rj]]) {
     assert.equal(r.outcome.ok, true, `the ${who} tab's payment succeeded: ${JSON.stringify(r.outcome)}`);
     assert.equal(r.outcome.id, l.charges[0].id, `the ${who} tab was told the one charge`);
