@@ -17,9 +17,14 @@ export async function openTab(env, context, { release = 'new', order = 1 } = {})
   return page;
 }
 
-/** The .wasm files the tab loaded (which release it runs). */
-export const wasmLoaded = (page) => page.evaluate(() => performance.getEntriesByType('resource')
-  .map((r) => new URL(r.name).pathname).filter((p) => p.endsWith('.wasm')));
+/**
+ * The .wasm files the tab loaded (which release it runs), from resource timing; waits up
+ * to 5 s for the first (Firefox adds the entries a moment after the page has used them).
+ */
+export const wasmLoaded = (page) => page.waitForFunction(() => {
+  const wasm = performance.getEntriesByType('resource').map((r) => new URL(r.name).pathname).filter((p) => p.endsWith('.wasm'));
+  return wasm.length > 0 && wasm;
+}, undefined, { timeout: 5000 });
 
 /**
  * Starts processPayment(details(), undefined, { ...PAY_OPTIONS, ...options }) in the tab,
