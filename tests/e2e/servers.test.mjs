@@ -255,7 +255,7 @@ for (const mw of MIDDLEWARES) {
   const paid = mw.afterServerError === 'paid';
   test(`${mw.name}: the handler answers 503 once, nothing charged: ${paid
     ? 'the retry runs the handler again and pays, one charge'
-    : 'the kept 503 is replayed to every retry: no charge, the shopper told it may pay again (it cannot, under this key)'}`, async (t) => {
+    : 'the kept 503, replayed, ends the call at once: no charge, the shopper told retrying this key cannot help, the key kept'}`, async (t) => {
     const order = newOrder(mw, '503');
     const tab = await open(t);
     const { shop } = mw.server;
@@ -274,9 +274,11 @@ for (const mw of MIDDLEWARES) {
       return;
     }
     assert.equal(r.ok, false);
-    assert.deepEqual([r.code, r.status, r.retryable], ['http', 503, true], `the shopper is told: ${JSON.stringify(r)}`);
+    // A stored failure the server replays ends the call: every retry would get it again.
+    assert.deepEqual([r.code, r.status, r.retryable], ['http', 503, false], `the shopper is told: ${JSON.stringify(r)}`);
+    assert.match(r.message, /replays an error it stored/);
     assert.equal(charges.length, 0);
-    assert.deepEqual(statuses, [[503, '-'], [503, 'true'], [503, 'true']], 'the retries got the kept 503');
+    assert.deepEqual(statuses, [[503, '-'], [503, 'true']], 'the retry got the kept 503, and no retry followed');
     assert.equal(shop.callsFor(order).length, 1, 'no retry reached the handler');
     // The shopper pays again, as told: the same key, the same kept 503.
     const again = await pay(tab, cart(order), undefined, optionsFor(mw, { retryDelayMs: 100, maxRetries: 0 }));

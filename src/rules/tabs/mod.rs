@@ -254,6 +254,9 @@ struct Pay {
     /// Some evidence is missing: its lock was not granted in time, or a tab
     /// did not answer its ask.
     unheard: bool,
+    /// Its ask went unanswered: the lock manager is asked which of the silent
+    /// tabs are still there.
+    confirming: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,6 +268,8 @@ enum Timer {
     Relock(u32),
     /// [`SETTLE_MS`] after the handshake.
     Settle,
+    /// [`ASK_MS`] for the lock manager's list after an ask went unanswered.
+    Confirm(u32),
 }
 
 /// The tabs protocol of one page. See the module documentation.
@@ -453,6 +458,7 @@ impl Tabs {
                     seen_from: self.seen_count,
                     asked: false,
                     unheard: false,
+                    confirming: false,
                 });
                 if !hurry {
                     self.timer(Timer::Deadline(payment), deadline_ms);
@@ -484,17 +490,7 @@ impl Tabs {
                     });
                 }
             }
-            Input::Listed(held) => {
-                // Tabs whose own lock is gone closed (or crashed) without a goodbye.
-                if let Some(held) = held {
-                    let listed: Vec<&str> = held
-                        .split('\n')
-                        .take(MAX_LOCKS_READ)
-                        .filter_map(|name| name.strip_prefix(TAB_LOCK))
-                        .collect();
-                    self.peers.retain(|p| listed.contains(&p.as_str()));
-                }
-            }
+            Input::Listed(held) => self.listed(held.as_deref()),
             Input::Forgot(key) => {
                 self.remember_forgotten(&key);
                 if matches!(self.phase, Phase::Starting | Phase::Open) {
@@ -823,9 +819,16 @@ impl Tabs {
                     // A tab that did not answer (blocked by a dialog, frozen in
                     // the background) may hold a live key: it stays known, and
                     // the lock manager is asked whether it is still there.
+                    p.confirming = true;
+                    self.effects.push_back(Effect::Query);
+                    self.timer(Timer::Confirm(id), ASK_MS);
+                }
+            }
+            Timer::Confirm(id) => {
+                let Some(p) = self.pay_mut(id) else { return };
+                if matches!(p.stage, Stage::Asking(_)) && p.confirming {
                     p.unheard = true;
                     self.choose(id);
-                    self.effects.push_back(Effect::Query);
                 }
             }
             Timer::Relock(id) => {
@@ -909,6 +912,61 @@ impl Tabs {
             }
             Stage::Locking | Stage::Asking(_) if !listening => self.choose(id),
             Stage::Locking | Stage::Asking(_) | Stage::Wire => {}
+        }
+    }
+
+    /// The lock manager's list: a tab whose own lock is gone has closed (or
+    /// crashed) without a goodbye, and is forgotten; a tab lock of a tab not
+    /// heard yet (a page that just loaded) is a tab. A payment whose ask went
+    /// unanswered chooses now: with evidence if every silent tab has gone and
+    /// no unheard tab appeared, without it otherwise.
+    fn listed(&mut self, held: Option<&str>) {
+        let Some(held) = held else {
+            // The lock manager would not say: the silent stay silent.
+            let ids: Vec<u32> = self
+                .payments
+                .iter()
+                .filter(|p| p.confirming)
+                .map(|p| p.id)
+                .collect();
+            for id in ids {
+                if let Some(p) = self.pay_mut(id) {
+                    p.unheard = true;
+                }
+                self.choose(id);
+            }
+            return;
+        };
+        let listed: Vec<&str> = held
+            .split('\n')
+            .take(MAX_LOCKS_READ)
+            .filter(|name| name.len() <= MAX_LOCK_NAME)
+            .filter_map(|name| name.strip_prefix(TAB_LOCK))
+            .filter(|id| message::is_id(id) && *id != self.me)
+            .collect();
+        let before = self.peers.clone();
+        self.peers.retain(|p| listed.contains(&p.as_str()));
+        let mut appeared = false;
+        for id in &listed {
+            if !before.iter().any(|p| p == id) {
+                appeared = true;
+                self.add_peer(id);
+            }
+        }
+        let mut ready = Vec::new();
+        let peers = self.peers.clone();
+        for p in &mut self.payments {
+            if !p.confirming {
+                continue;
+            }
+            if let Stage::Asking(waiting) = &mut p.stage {
+                waiting.retain(|w| peers.contains(w));
+                p.unheard |= appeared || !waiting.is_empty();
+                ready.push(p.id);
+            }
+        }
+        for id in ready {
+            self.choose(id);
         }
     }
 

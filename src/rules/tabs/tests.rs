@@ -142,17 +142,19 @@ fn a_tab_that_does_not_answer_gives_no_evidence_and_stays_known() {
     assert_eq!(ask.1, ASK_MS);
     t.handle(Input::Fired { timer: ask.0 }, 2100, &s);
     let e = drain(&mut t);
-    assert_eq!(chosen(&e), Some((1, None)));
-    assert_eq!(may_mint(&e), Some(false), "silence is no evidence");
+    assert_eq!(chosen(&e), None, "the lock manager is asked first");
     assert!(e.contains(&Effect::Query), "is it still there?");
-    assert_eq!(t.peer_count(), 1, "not forgotten for being silent");
-    // The lock manager still lists it: still known. Then its lock is gone: forgotten.
+    // The lock manager still lists it: still known, and its silence is no evidence.
     t.handle(
         Input::Listed(Some("payonce:tab:me1\npayonce:tab:peer1".into())),
         2200,
         &s,
     );
-    assert_eq!(t.peer_count(), 1);
+    let e = drain(&mut t);
+    assert_eq!(chosen(&e), Some((1, None)));
+    assert_eq!(may_mint(&e), Some(false), "silence is no evidence");
+    assert_eq!(t.peer_count(), 1, "not forgotten for being silent");
+    // Its lock is gone: forgotten.
     t.handle(Input::Listed(Some("payonce:tab:me1".into())), 2300, &s);
     assert_eq!(t.peer_count(), 0);
     // A lock manager that will not say forgets nobody.
@@ -225,9 +227,15 @@ fn a_lock_request_that_never_settles_ends_at_the_deadline_then_the_ask() {
     assert_eq!(chosen(&e), None, "the other tab is asked first");
     let ask = timers(&e)[0];
     assert_eq!(ask.1, ASK_MS);
-    // The other tab is silent too: the ask's own timer ends that wait, and
+    // The other tab is silent too: the ask's own timer ends that wait, then
+    // the lock manager's list, which never comes, ends on its own timer; and
     // neither the lock nor the other tab gave evidence that no key is live.
     t.handle(Input::Fired { timer: ask.0 }, 4000, &s);
+    let e = drain(&mut t);
+    assert!(e.contains(&Effect::Query));
+    let (confirm, ms) = timers(&e)[0];
+    assert_eq!(ms, ASK_MS);
+    t.handle(Input::Fired { timer: confirm }, 5000, &s);
     let e = drain(&mut t);
     assert_eq!(chosen(&e), Some((1, None)));
     assert_eq!(may_mint(&e), Some(false));
@@ -638,4 +646,41 @@ fn a_tab_that_leaves_without_answering_gives_no_evidence() {
     );
     let e = drain(&mut t);
     assert_eq!((chosen(&e), may_mint(&e)), (Some((1, None)), Some(false)));
+}
+
+#[test]
+fn a_silent_tab_the_lock_manager_shows_gone_is_evidence_but_a_new_one_is_not() {
+    for (listed, mint) in [
+        ("payonce:tab:me1", true),
+        ("payonce:tab:me1\npayonce:tab:new1", false),
+    ] {
+        let (mut t, s) = (Tabs::new(), MemStore::default());
+        opened(&mut t, &s, Some("payonce:tab:me1\npayonce:tab:peer1"));
+        t.handle(
+            Input::Message(
+                Message::Here {
+                    from: "peer1",
+                    to: "me1",
+                }
+                .encode(),
+            ),
+            0,
+            &s,
+        );
+        drain(&mut t);
+        let e = start(&mut t, &s, 1);
+        let (lock, _, _) = locks(&e)[0].clone();
+        t.handle(Input::Granted { lock, held: None }, 10, &s);
+        let ask = timers(&drain(&mut t))[0];
+        t.handle(Input::Fired { timer: ask.0 }, 1010, &s);
+        drain(&mut t);
+        // peer1 closed without a goodbye; maybe another page of the origin just loaded.
+        t.handle(Input::Listed(Some(listed.into())), 1020, &s);
+        let e = drain(&mut t);
+        assert_eq!(
+            (chosen(&e), may_mint(&e)),
+            (Some((1, None)), Some(mint)),
+            "{listed}"
+        );
+    }
 }
