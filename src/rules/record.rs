@@ -171,6 +171,14 @@ impl Record {
         ])
     }
 
+    /// Whether a stored value claims this release's record format (version
+    /// `1` and a state it knows), so that one that does not decode is corrupt
+    /// rather than another release's.
+    pub fn is_this_version(value: &str) -> bool {
+        let mut fields = value.splitn(3, ',');
+        fields.next() == Some("1") && fields.next().and_then(State::from_tag).is_some()
+    }
+
     /// Reads a storage item back. Storage is untrusted input (any same-origin
     /// page of the tab's session can write it): anything malformed, out of
     /// range, from another version or another library gives `None`, and the

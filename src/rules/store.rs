@@ -227,8 +227,9 @@ impl<B: Backend> Mirrored<B> {
         }
         let value = self.backend.get(&name).ok().flatten()?;
         let record = Record::decode(&name, &value);
-        if record.is_none() {
-            // Corrupt, or from another version: not ours to trust, so not kept.
+        if record.is_none() && Record::is_this_version(&value) {
+            // Corrupt: not ours to trust, so not kept. A record of another
+            // version (a rollback, a page mixing releases) is left alone.
             let _ = self.backend.remove(&name);
         }
         record
@@ -759,6 +760,48 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn write_back_restores_what_page_code_removed_without_waiting_for_a_lookup() {
+        let store = Mirrored::new(FlakyBackend::default());
+        store.save(&record("k1", 0));
+        store.save(&record("k2", 0));
+        store.backend().items.borrow_mut().clear();
+        store.write_back();
+        let names: Vec<String> = store.backend().items.borrow().keys().cloned().collect();
+        assert_eq!(names, ["payonce:v1:k1", "payonce:v1:k2"]);
+        // Storage that throws: nothing to do, nothing lost in memory.
+        store.backend().broken.set(true);
+        store.write_back();
+        store.backend().broken.set(false);
+        assert_eq!(store.all().len(), 2);
+    }
+
+    #[test]
+    fn a_record_of_another_version_is_left_alone_and_a_corrupt_one_is_dropped() {
+        let backend = FlakyBackend::default();
+        let fp = "0".repeat(64);
+        for (key, value) in [
+            (
+                "newer",
+                format!("2,p,{fp},1000,1000,2000,1,1,https://shop.test/pay,extra"),
+            ),
+            (
+                "newstate",
+                format!("1,x,{fp},1000,1000,2000,1,1,https://shop.test/pay"),
+            ),
+            ("corrupt", format!("1,p,{fp},oops")),
+        ] {
+            backend
+                .items
+                .borrow_mut()
+                .insert(format!("payonce:v1:{key}"), value);
+        }
+        let store = Mirrored::new(backend);
+        assert!(store.all().is_empty(), "none reads back here");
+        let names: Vec<String> = store.backend().items.borrow().keys().cloned().collect();
+        assert_eq!(names, ["payonce:v1:newer", "payonce:v1:newstate"]);
+    }
+
+    #[test]
     fn the_newer_record_wins_whatever_the_clock_says() {
         let store = Mirrored::new(FlakyBackend::default());
         store.save(&record("k1", 0));
@@ -775,7 +818,7 @@ pub(crate) mod tests {
             .backend()
             .items
             .borrow_mut()
-            .insert(format!("{PREFIX}bad"), "garbage".into());
+            .insert(format!("{PREFIX}bad"), "1,p,garbage".into());
         store
             .backend()
             .items
