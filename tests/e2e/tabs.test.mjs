@@ -254,3 +254,32 @@ test('a tab that holds its payonce lock but never answers (hung) is no evidence:
   assert.deepEqual(await problems(), []);
   await context.close();
 });
+
+test('two copies of payonce in one page (two bundles) pay one cart once: each hears the other as it hears a tab', async () => {
+  await env.faults({ kind: 'hold' });
+  const { context, open, problems } = await profile();
+  const a = await open();
+  // The first copy pays; its request is held at the gateway.
+  await a.evaluate(() => {
+    const { processPayment, details, PAY_OPTIONS } = window.payonceDemo;
+    window.__first = processPayment(details(), undefined, PAY_OPTIONS).then((r) => r.key, (e) => `error: ${e.code}`);
+  });
+  await until(async () => (await ledger()).held === 1, 10000, 'the first copy\'s held request');
+  // A second copy of the module (another URL: another module instance, its own wasm
+  // memory, its own mirror of sessionStorage) pays the same details in the same page.
+  await a.evaluate(() => {
+    const { details, PAY_OPTIONS } = window.payonceDemo;
+    window.__second = import('/pkg/payonce.js?copy=2')
+      .then((m) => m.processPayment(details(), undefined, PAY_OPTIONS))
+      .then((r) => r.key, (e) => `error: ${e.code}`);
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  await env.release();
+  const [first, second] = await a.evaluate(() => Promise.all([window.__first, window.__second]));
+  assert.equal(second, first, 'the second copy sent the first copy\'s key');
+  const l = await ledger();
+  assert.equal(l.charges.length, 1);
+  assert.equal(keysOf(l).length, 1);
+  assert.deepEqual(await problems(), []);
+  await context.close();
+});
