@@ -162,10 +162,20 @@ export function forgetPayment(key) {
   return false;
 }
 
+let lastDraw = '';
+
 export function newIdempotencyKey() {
   if (ready) return glueNewIdempotencyKey();
-  // The same UUID v4 the module makes, from the same source (crypto.getRandomValues).
+  // The same UUID v4 the module makes, from the same source (crypto.getRandomValues),
+  // refused by the module's rule (rules::key::check_draw) while the module is not
+  // there to apply it: a draw whose random bytes are all equal, or the previous draw.
   const b = crypto.getRandomValues(new Uint8Array(16));
+  const draw = b.join();
+  const equal = b.every((x, i) => i === 6 || i === 8 || x === b[0]);
+  if (equal || draw === lastDraw) {
+    throw entryError('invalid_input', "this page's crypto.getRandomValues is broken (it gave no randomness, or the same bytes twice), so payonce cannot make a safe key; nothing was sent");
+  }
+  lastDraw = draw;
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
   const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');

@@ -93,6 +93,30 @@ test('every export answers synchronously before init() without throwing, and a p
   await context.close();
 });
 
+test('before init(), newIdempotencyKey() refuses a random source without randomness as the module does', async () => {
+  const { context, page } = await open('/nowasm/');
+  const seen = await page.evaluate(() => {
+    const p = window.payonce;
+    const real = crypto.getRandomValues;
+    const tries = [];
+    crypto.getRandomValues = (a) => a.fill(0);
+    for (let i = 0; i < 2; i++) {
+      try {
+        tries.push(p.newIdempotencyKey());
+      } catch (e) {
+        tries.push(`${e.name} ${e.code}: ${e.message}`);
+      }
+    }
+    crypto.getRandomValues = real;
+    tries.push(p.newIdempotencyKey());
+    return tries;
+  });
+  assert.match(seen[0], /^PaymentError invalid_input: .*getRandomValues is broken/);
+  assert.match(seen[1], /^PaymentError invalid_input: /);
+  assert.match(seen[2], UUID_V4);
+  await context.close();
+});
+
 test('a double-click before the module is there sends one request; a PayButton made before init pays through it', async () => {
   const { context, page } = await open('/pages/');
   const result = await page.evaluate(async () => {
