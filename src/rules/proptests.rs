@@ -14,19 +14,32 @@
 //! never told success without a charge nor a final no after one, the key never
 //! changes while a charge under it may exist, and storage holds nothing but
 //! records (key, fingerprint, endpoint, state, times, counters).
+//!
+//! Beside them, the parties real checkouts meet (issue #24), each drawn per
+//! case ([`Parties`]; `PAYONCE_PARTIES=resend,already-used,header,page-wipes`
+//! or `none` forces a set, `already-used-declared` for a page that declares
+//! that server's 422): a transport that sends one request twice (the browser
+//! resends a POST whose reused connection closed before any answer: the
+//! first copy is charged, the second may meet a gate), a server that answers
+//! every repeat of a finished key with 422, a server whose fingerprint covers
+//! a header the page refreshes between clicks, and page code that clears
+//! storage or removes payonce's items at any step, a reload included. With
+//! that last party the checks read storage without writing it (see
+//! [`Audited`]), so that no check writes back what page code removed.
 
 use super::error::Code;
 use super::json::{canonical, Value};
 use super::lifecycle::{resolve, Lookup};
 use super::payment::tests::FakeClock;
 use super::payment::{Effect, Event, Failure, Head, Input, Observer, Outcome, Payment};
-use super::record::{fingerprint, Record, State, PREFIX};
-use super::retry::Policy;
+use super::record::{fingerprint, item_name, Record, State, PREFIX};
+use super::retry::{Dialect, Policy, Statuses};
 use super::store::tests::FlakyBackend;
-use super::store::{Mirrored, Store};
+use super::store::{Backend, Mirrored, Store, Unavailable};
 use proptest::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::Deref;
 
 const EP: &str = "https://shop.test/api/charges";
 const TTL: u64 = 24 * 60 * 60 * 1000;
@@ -53,9 +66,15 @@ enum Fault {
     /// The head arrives, and the body never ends.
     BodyHang,
     /// A layer in front of the gateway (a WAF, an expired login, a proxy)
-    /// answers without consulting the key store: 401, 403, or a status outside
-    /// the classes HTTP defines.
+    /// answers without consulting the key store: 401, 403, 407, or a status
+    /// outside the classes HTTP defines.
     Gate(u16),
+    /// The transport sends the request twice, and payonce sees one attempt:
+    /// the first copy reaches the gateway (and is charged), then the reused
+    /// connection closes before any answer and the browser resends the POST.
+    /// The second copy reaches the gateway (`None`: a replay) or meets a
+    /// layer in front of it (`Some(status)`, as [`Fault::Gate`]).
+    Resent(Option<u16>),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -65,8 +84,13 @@ enum Cut {
     Aborted,
 }
 
-fn fault() -> impl Strategy<Value = Fault> {
-    prop_oneof![
+/// The statuses a layer in front of the key store answers with.
+fn gate() -> impl Strategy<Value = u16> {
+    prop::sample::select(vec![401u16, 403, 407])
+}
+
+fn fault(resend: bool) -> BoxedStrategy<Fault> {
+    let base = prop_oneof![
         Just(Fault::NetDown),
         Just(Fault::LostAfterCharge),
         Just(Fault::TimeoutBefore),
@@ -80,8 +104,89 @@ fn fault() -> impl Strategy<Value = Fault> {
         Just(Fault::Conflict),
         Just(Fault::Hang),
         Just(Fault::BodyHang),
-        prop::sample::select(vec![401u16, 403, 600, 999]).prop_map(Fault::Gate),
+        prop::sample::select(vec![401u16, 403, 407, 600, 999]).prop_map(Fault::Gate),
+    ];
+    if !resend {
+        return base.boxed();
+    }
+    prop_oneof![
+        13 => base,
+        3 => prop::option::of(gate()).prop_map(Fault::Resent),
     ]
+    .boxed()
+}
+
+/// How the gateway treats a repeat of a key it has finished.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Mode {
+    /// The IETF draft: a repeat with the same body replays the stored answer.
+    #[default]
+    Replay,
+    /// Every repeat of a finished key is refused with 422 ("already used").
+    /// `declared`: the page declares it (`options.dialect`: 422 means finished).
+    AlreadyUsed { declared: bool },
+    /// The fingerprint covers a header the page changes between clicks (an
+    /// Authorization refreshed): a repeat with the same key and body but
+    /// another header is refused with 422.
+    HeaderFingerprint,
+}
+
+/// The parties of one case, beside the faults every case meets.
+#[derive(Clone, Copy, Debug, Default)]
+struct Parties {
+    /// A transport that sends one request twice ([`Fault::Resent`]).
+    resend: bool,
+    server: Mode,
+    /// Page code clears storage or removes payonce's items at any step of a
+    /// payment, a reload right after included.
+    page_wipes: bool,
+}
+
+fn parties() -> BoxedStrategy<Parties> {
+    if let Ok(names) = std::env::var("PAYONCE_PARTIES") {
+        let mut p = Parties::default();
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "none" => {}
+                "resend" => p.resend = true,
+                "already-used" => p.server = Mode::AlreadyUsed { declared: false },
+                "already-used-declared" => p.server = Mode::AlreadyUsed { declared: true },
+                "header" => p.server = Mode::HeaderFingerprint,
+                "page-wipes" => p.page_wipes = true,
+                other => panic!(
+                    "PAYONCE_PARTIES: {other}? (none, resend, already-used, already-used-declared, header, page-wipes)"
+                ),
+            }
+        }
+        return Just(p).boxed();
+    }
+    (
+        prop::bool::weighted(0.25),
+        prop::sample::select(vec![
+            Mode::Replay,
+            Mode::Replay,
+            Mode::Replay,
+            Mode::AlreadyUsed { declared: false },
+            Mode::AlreadyUsed { declared: true },
+            Mode::HeaderFingerprint,
+        ]),
+        prop::bool::weighted(0.25),
+    )
+        .prop_map(|(resend, server, page_wipes)| Parties {
+            resend,
+            server,
+            page_wipes,
+        })
+        .boxed()
+}
+
+/// What page code removes from storage.
+#[derive(Clone, Copy, Debug)]
+enum Wipe {
+    /// `sessionStorage.clear()`, or removing every `payonce:` item.
+    All,
+    /// `removeItem` of this payment's record.
+    This,
 }
 
 /// One click on Pay, and what goes wrong around it.
@@ -100,6 +205,10 @@ struct Plan {
     reload_after: Option<u8>,
     /// Storage starts refusing writes after this many effects.
     quota_after: Option<u8>,
+    /// The page refreshed a header it sends (its Authorization) since the last Pay.
+    new_headers: bool,
+    /// Page code wipes storage after this many effects (then the page reloads, if set).
+    wipe: Option<(u8, Wipe, bool)>,
 }
 
 #[derive(Clone, Debug)]
@@ -115,20 +224,44 @@ enum Action {
     ClockJump(i64),
 }
 
-fn action() -> impl Strategy<Value = Action> {
+fn action(parties: Parties) -> impl Strategy<Value = Action> {
+    let new_headers = if parties.server == Mode::HeaderFingerprint {
+        prop::bool::weighted(0.3).boxed()
+    } else {
+        Just(false).boxed()
+    };
+    let wipe = if parties.page_wipes {
+        prop::option::weighted(
+            0.25,
+            (
+                1u8..12,
+                prop_oneof![Just(Wipe::All), Just(Wipe::This)],
+                any::<bool>(),
+            ),
+        )
+        .boxed()
+    } else {
+        Just(None).boxed()
+    };
     let pay = (
-        (0u8..4, 0u8..3, prop::collection::vec(fault(), 0..5)),
+        (
+            0u8..4,
+            0u8..3,
+            prop::collection::vec(fault(parties.resend), 0..5),
+        ),
         (prop::bool::weighted(0.05), prop::bool::weighted(0.1)),
         (
             prop::option::weighted(0.2, 0u8..12),
             prop::option::weighted(0.1, 0u8..12),
         ),
+        (new_headers, wipe),
     )
         .prop_map(
             |(
                 (order, card, faults),
                 (aborted_first, abort_in_wait),
                 (reload_after, quota_after),
+                (new_headers, wipe),
             )| {
                 Action::Pay(Plan {
                     order,
@@ -138,6 +271,8 @@ fn action() -> impl Strategy<Value = Action> {
                     abort_in_wait,
                     reload_after,
                     quota_after,
+                    new_headers,
+                    wipe,
                 })
             },
         );
@@ -158,21 +293,26 @@ fn action() -> impl Strategy<Value = Action> {
 /// The gateway, keyed by idempotency key; charges counted per request body.
 #[derive(Default)]
 struct Server {
-    keys: RefCell<HashMap<String, (String, u16)>>,
+    mode: Mode,
+    /// Per key: the body, the page's header generation, the status.
+    keys: RefCell<HashMap<String, (String, u32, u16)>>,
     /// Per body: the keys it was charged under, in order.
     charges: RefCell<HashMap<String, Vec<String>>>,
 }
 
 impl Server {
-    fn process(&self, key: &str, body: &str) -> Head {
+    /// One request: `headers` is the generation of the headers the page sent.
+    fn process(&self, key: &str, body: &str, headers: u32) -> Head {
         let answer = |status, replayed| Head {
             status,
             retry_after: None,
             replayed,
             html: false,
         };
-        if let Some((first, status)) = self.keys.borrow().get(key) {
-            return if first == body {
+        if let Some((first, generation, status)) = self.keys.borrow().get(key) {
+            let same =
+                first == body && (self.mode != Mode::HeaderFingerprint || *generation == headers);
+            return if same && !matches!(self.mode, Mode::AlreadyUsed { .. }) {
                 answer(*status, true)
             } else {
                 answer(422, false)
@@ -190,17 +330,79 @@ impl Server {
         };
         self.keys
             .borrow_mut()
-            .insert(key.to_owned(), (body.to_owned(), status));
+            .insert(key.to_owned(), (body.to_owned(), headers, status));
         answer(status, false)
     }
+}
+
+/// The storage under the model's store. With the page-wipes party, the
+/// model's own reads (its checks) must not change it: while `peeking`, it
+/// refuses every write and removal, so that a check never writes back what
+/// page code wiped; only payonce's own calls may. (Without the party the
+/// checks' reads go through, as they always did: a check's `Store::all`
+/// writes back every record storage lacks or holds older, which hid every
+/// wipe from a reload.)
+#[derive(Default)]
+struct Audited {
+    inner: FlakyBackend,
+    read_only_checks: bool,
+    peeking: Cell<bool>,
+}
+
+impl Deref for Audited {
+    type Target = FlakyBackend;
+    fn deref(&self) -> &FlakyBackend {
+        &self.inner
+    }
+}
+
+impl Backend for Audited {
+    fn names(&self) -> Result<Vec<String>, Unavailable> {
+        self.inner.names()
+    }
+    fn get(&self, name: &str) -> Result<Option<String>, Unavailable> {
+        self.inner.get(name)
+    }
+    fn set(&self, name: &str, value: &str) -> Result<(), Unavailable> {
+        if self.read_only_checks && self.peeking.get() {
+            return Err(Unavailable);
+        }
+        self.inner.set(name, value)
+    }
+    fn remove(&self, name: &str) -> Result<(), Unavailable> {
+        if self.read_only_checks && self.peeking.get() {
+            return Err(Unavailable);
+        }
+        self.inner.remove(name)
+    }
+    fn written_by_others(&self) -> Vec<String> {
+        self.inner.written_by_others()
+    }
+}
+
+/// Runs a read of the model (not payonce's) on the store: storage keeps what it holds.
+fn peek<R>(store: &Mirrored<Audited>, read: impl FnOnce(&Mirrored<Audited>) -> R) -> R {
+    store.backend().peeking.set(true);
+    let r = read(store);
+    store.backend().peeking.set(false);
+    r
+}
+
+/// `pagehide`, which fires before every reload: payonce writes back the
+/// records page code removed (`browser::tabs`, [`Mirrored::write_back`]).
+fn pagehide(store: &Mirrored<Audited>) {
+    store.write_back();
 }
 
 /// The shopper, the page and the gateway, and what the shopper was told.
 struct World {
     server: Server,
     clock: FakeClock,
-    store: Mirrored<FlakyBackend>,
+    store: Mirrored<Audited>,
     policy: Policy,
+    parties: Parties,
+    /// The generation of the headers the page sends (bumped when it refreshes them).
+    headers: u32,
     told_success: HashSet<String>,
     /// Keys whose payment the shopper was told the server refused.
     told_declined: HashSet<String>,
@@ -235,15 +437,25 @@ impl Observer for Events<'_> {
     }
 }
 
-/// A reload drops the page's memory; storage keeps what it holds. Records that
-/// other code wiped from storage, before payonce wrote them back, cannot survive
-/// a reload, nor can records in a storage that throws on every read, and no
-/// client can help that: the model does not reload then. Anything else may be
-/// lost to a reload only if the page was told.
+/// A reload drops the page's memory; storage keeps what it holds. Records in
+/// a storage that throws on every read cannot survive a reload, and no client
+/// can help that: the model does not reload then. Records that other code
+/// wiped from storage: `pagehide` fires first, and payonce may write them back
+/// then. Without the page-wipes party, the model waits until payonce has; with
+/// it, the reload goes ahead unless storage refuses the writes (a quota, a
+/// full storage), which no client can help either. Anything else may be lost
+/// to a reload only if the page was told.
 fn reload(world: &mut World) -> bool {
     let backend = world.store.backend();
-    if backend.broken.get() || (world.wiped && !world.store.backend_holds_everything()) {
+    if backend.broken.get() {
         return false;
+    }
+    pagehide(&world.store);
+    if world.wiped && !peek(&world.store, Mirrored::backend_holds_everything) {
+        let takes_writes = backend.quota_left.get().is_none() && backend.capacity.get().is_none();
+        if !(world.parties.page_wipes && takes_writes) {
+            return false;
+        }
     }
     world.wiped = false;
     world.store.drop_memory();
@@ -262,12 +474,31 @@ fn details(order: u8, card: u8) -> String {
 }
 
 impl World {
-    fn new() -> Self {
+    fn new(parties: Parties) -> Self {
         World {
-            server: Server::default(),
+            server: Server {
+                mode: parties.server,
+                ..Server::default()
+            },
             clock: FakeClock::at(1_700_000_000_000),
-            store: Mirrored::new(FlakyBackend::default()),
-            policy: Policy::default(),
+            store: Mirrored::new(Audited {
+                read_only_checks: parties.page_wipes,
+                ..Audited::default()
+            }),
+            policy: Policy {
+                // A page that knows its server says what its 422 means.
+                dialect: match parties.server {
+                    Mode::AlreadyUsed { declared: true } => Dialect {
+                        mismatch: Statuses::default(),
+                        finished: Statuses::of(&[422]),
+                        ..Dialect::default()
+                    },
+                    _ => Dialect::default(),
+                },
+                ..Policy::default()
+            },
+            parties,
+            headers: 0,
             told_success: HashSet::new(),
             told_declined: HashSet::new(),
             settled: RefCell::default(),
@@ -297,7 +528,7 @@ impl World {
         // Whatever payonce has recorded as succeeded (in memory or storage).
         {
             let mut settled = self.settled.borrow_mut();
-            for r in self.store.all() {
+            for r in peek(&self.store, Store::all) {
                 if r.state == State::Succeeded {
                     let end = settled.entry(r.key).or_default();
                     *end = (*end).max(r.expires_ms);
@@ -355,9 +586,7 @@ impl World {
             );
         }
         // The key never changes while a charge under it may exist.
-        let live: Vec<Record> = self
-            .store
-            .all()
+        let live: Vec<Record> = peek(&self.store, Store::all)
             .into_iter()
             .filter(|r| r.is_live(now))
             .collect();
@@ -366,7 +595,7 @@ impl World {
         let fps: HashSet<_> = pending.iter().map(|r| r.fingerprint.clone()).collect();
         prop_assert_eq!(fps.len(), pending.len(), "two pending keys for one payment");
         for r in &pending {
-            let found = self.store.by_fingerprint(&r.fingerprint).map(|f| f.key);
+            let found = peek(&self.store, |s| s.by_fingerprint(&r.fingerprint)).map(|f| f.key);
             prop_assert_eq!(
                 found.as_ref(),
                 Some(&r.key),
@@ -399,8 +628,13 @@ impl World {
             abort_in_wait,
             reload_after,
             quota_after,
+            new_headers,
+            wipe,
             ..
         } = plan;
+        if *new_headers {
+            self.headers += 1;
+        }
         let fp = fingerprint(EP, body);
         self.bodies.insert(fp.clone(), body.to_owned());
         let lookup = self.lookup(&fp);
@@ -446,8 +680,14 @@ impl World {
                     let (input, fate) =
                         self.attempt(&key, body, faults.pop_front(), req.timeout_ms);
                     if let Input::Answered(head) = &input {
+                        // A refusal of a payment payonce recorded as paid, whose
+                        // body never arrives, is no final answer: the payment
+                        // stays paid and waits for an answer that says so.
+                        let paid = self.settled.borrow().contains_key(&key);
+                        let read = matches!(fate, Some(Input::BodyRead(())));
                         final_answer = (400..500).contains(&head.status)
-                            && ![408, 409, 429].contains(&head.status);
+                            && ![408, 409, 425, 429].contains(&head.status)
+                            && (read || !paid);
                     }
                     body_fate = fate;
                     input
@@ -468,6 +708,8 @@ impl World {
                     }
                 }
                 Effect::Done(outcome) => {
+                    // As `checkout` ends a call: what page code removed meanwhile is written back.
+                    self.store.write_back();
                     let took = self.clock.now.get() - started;
                     prop_assert!(
                         took <= self.policy.longest_call_ms(),
@@ -482,6 +724,15 @@ impl World {
             if *quota_after == Some(steps) {
                 self.ever_full = true;
                 self.store.backend().quota_left.set(Some(0));
+            }
+            if let Some((at, how, then_reload)) = *wipe {
+                if at == steps && peek(&self.store, Mirrored::memory_holds_everything) {
+                    self.wipe(how, &key);
+                    self.check()?;
+                    if then_reload && reload(self) {
+                        return Ok(None);
+                    }
+                }
             }
             if *reload_after == Some(steps) && reload(self) {
                 // The page died before the shopper saw anything.
@@ -508,25 +759,27 @@ impl World {
             html: false,
         };
         let answered = |head: Head| (Input::Answered(head), Some(Input::BodyRead(())));
+        // Every copy of one call's requests carries the headers of its Pay.
+        let process = || self.server.process(key, body, self.headers);
         match fault {
-            None => answered(self.server.process(key, body)),
+            None => answered(process()),
             Some(Fault::NetDown) => (Input::NoAnswer(Failure::Network("down".into())), None),
             Some(Fault::TimeoutBefore) => (Input::NoAnswer(Failure::Timeout), None),
             Some(Fault::AbortBeforeServer) => (Input::Aborted, None),
             Some(Fault::LostAfterCharge) => {
-                self.server.process(key, body);
+                process();
                 (Input::NoAnswer(Failure::Network("reset".into())), None)
             }
             Some(Fault::TimeoutAfterCharge) => {
-                self.server.process(key, body);
+                process();
                 (Input::NoAnswer(Failure::Timeout), None)
             }
             Some(Fault::AbortAfterCharge) => {
-                self.server.process(key, body);
+                process();
                 (Input::NoAnswer(Failure::Aborted), None)
             }
             Some(Fault::BodyCut(cut)) => {
-                let head = self.server.process(key, body);
+                let head = process();
                 let fate = match cut {
                     Cut::Network => Input::NoAnswer(Failure::Network("reset mid-body".into())),
                     Cut::Timeout => Input::NoAnswer(Failure::Timeout),
@@ -538,13 +791,20 @@ impl World {
             Some(Fault::Conflict) => answered(head(409, None)),
             Some(Fault::RateLimited(secs)) => answered(head(429, Some(secs.to_string()))),
             Some(Fault::Gate(status)) => answered(head(status, None)),
+            Some(Fault::Resent(second)) => {
+                process();
+                match second {
+                    None => answered(process()),
+                    Some(status) => answered(head(status, None)),
+                }
+            }
             Some(Fault::Hang) => {
-                self.server.process(key, body);
+                process();
                 hang();
                 (Input::NoAnswer(Failure::Timeout), None)
             }
             Some(Fault::BodyHang) => {
-                let head = self.server.process(key, body);
+                let head = process();
                 hang();
                 (
                     Input::Answered(head),
@@ -552,6 +812,22 @@ impl World {
                 )
             }
         }
+    }
+
+    /// Other code on the page wipes payonce's records from storage (a storage
+    /// that throws throws at it too).
+    fn wipe(&mut self, how: Wipe, key: &str) {
+        let backend = self.store.backend();
+        if backend.broken.get() {
+            return;
+        }
+        match how {
+            Wipe::All => backend.items.borrow_mut().clear(),
+            Wipe::This => {
+                backend.items.borrow_mut().remove(&item_name(key));
+            }
+        }
+        self.wiped = true;
     }
 
     /// What the shopper is told, checked against what happened.
@@ -564,9 +840,25 @@ impl World {
         let fp = fingerprint(EP, body);
         match outcome {
             Ok(ok) => {
-                // A payment recorded as paid stays paid, whatever a repeat is answered.
+                // Told paid: charged under that key (a 201, or a later answer to
+                // a payment recorded as paid, which stays paid).
+                let charged = self
+                    .server
+                    .charges
+                    .borrow()
+                    .values()
+                    .flatten()
+                    .any(|k| *k == ok.key);
                 prop_assert!(
-                    ok.status == 201 || (ok.replayed && self.told_success.contains(body)),
+                    charged,
+                    "told paid under {} with no charge under it",
+                    ok.key
+                );
+                prop_assert!(
+                    ok.status == 201
+                        || (ok.replayed
+                            && (self.told_success.contains(body)
+                                || self.settled.borrow().contains_key(&ok.key))),
                     "{:?}",
                     ok
                 );
@@ -585,16 +877,29 @@ impl World {
                     .insert(e.key.clone().expect("a refused payment has a key"));
                 // A final answer retires the key: the next try is a new payment.
                 let lookup = self.lookup(&fp);
-                let next =
-                    resolve::<()>(&self.store, &lookup, || Ok("after-decline".into())).unwrap();
+                let next = peek(&self.store, |s| {
+                    resolve::<()>(s, &lookup, || Ok("after-decline".into())).unwrap()
+                });
                 prop_assert_eq!(next.key, "after-decline");
             }
             Err(e) => {
-                prop_assert!(e.code != Code::InvalidInput, "{:?}", e.code);
-                // Not retryable with the key kept: a redirect, an abort, or a
-                // "used with other details" after an attempt whose outcome is unknown.
+                // KeyReused with the key kept: only the server's 422 (no caller
+                // key here, so never the lookup's).
+                prop_assert!(
+                    (e.code != Code::KeyReused || e.status == Some(422))
+                        && e.code != Code::InvalidInput,
+                    "{:?}",
+                    e.code
+                );
+                // Not retryable with the key kept: a redirect, an abort, a
+                // "used with other details" after an attempt whose outcome is
+                // unknown, or a status the page declared as "already finished".
+                let finished = e
+                    .status
+                    .is_some_and(|s| self.policy.dialect.finished.contains(s));
                 prop_assert!(
                     e.retryable
+                        || finished
                         || matches!(e.code, Code::Aborted | Code::Redirect | Code::KeyReused),
                     "{:?}",
                     e.code
@@ -605,62 +910,196 @@ impl World {
     }
 }
 
+/// One case: the actions in turn, checking after each.
+fn run(parties: Parties, actions: &[Action]) -> Result<(), TestCaseError> {
+    let mut world = World::new(parties);
+    for action in actions {
+        match action {
+            Action::Pay(plan) => {
+                let body = details(plan.order, plan.card);
+                let outcome = world.pay(&body, plan)?;
+                world.store.backend().quota_left.set(None);
+                if let Some(outcome) = outcome {
+                    let fp = fingerprint(EP, &body);
+                    let key = peek(&world.store, |s| s.by_fingerprint(&fp)).map(|r| r.key);
+                    let key = match &outcome {
+                        Ok(ok) => Some(ok.key.clone()),
+                        Err(_) => key,
+                    };
+                    world.told(&body, key.as_deref(), outcome)?;
+                }
+            }
+            Action::Reload => {
+                reload(&mut world);
+            }
+            // Storage starts throwing. Right after a reload, before payonce has read it,
+            // the records in it are out of reach of any client: skipped, as for a wipe.
+            Action::BreakStorage(broken) => {
+                if !broken || peek(&world.store, Mirrored::memory_holds_everything) {
+                    world.store.backend().broken.set(*broken);
+                }
+            }
+            Action::Quota(left) => {
+                world.ever_full |= left.is_some();
+                world.store.backend().quota_left.set(left.map(u32::from));
+            }
+            // Other code on the page clears sessionStorage. Right after a reload, before
+            // payonce has read storage, that loses records no client can keep: skipped.
+            Action::WipeStorage => {
+                if peek(&world.store, Mirrored::memory_holds_everything) {
+                    world.wipe(Wipe::All, "");
+                }
+            }
+            Action::Fill => {
+                world.ever_full = true;
+                let backend = world.store.backend();
+                backend.capacity.set(Some(backend.items.borrow().len()));
+            }
+            Action::Unfill => world.store.backend().capacity.set(None),
+            Action::ClockJump(delta) => {
+                let now = world.clock.now.get() as i64 + *delta;
+                world.clock.now.set(now as u64);
+            }
+        }
+        world.check()?;
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn exactly_once_whatever_happens(actions in prop::collection::vec(action(), 1..30)) {
-        let mut world = World::new();
-        for action in actions {
-            match &action {
-                Action::Pay(plan) => {
-                    let body = details(plan.order, plan.card);
-                    let outcome = world.pay(&body, plan)?;
-                    world.store.backend().quota_left.set(None);
-                    if let Some(outcome) = outcome {
-                        let key = world.store.by_fingerprint(&fingerprint(EP, &body)).map(|r| r.key);
-                        let key = match &outcome {
-                            Ok(ok) => Some(ok.key.clone()),
-                            Err(_) => key,
-                        };
-                        world.told(&body, key.as_deref(), outcome)?;
-                    }
-                }
-                Action::Reload => {
-                    reload(&mut world);
-                }
-                // Storage starts throwing. Right after a reload, before payonce has read it,
-                // the records in it are out of reach of any client: skipped, as for a wipe.
-                Action::BreakStorage(broken) => {
-                    if !broken || world.store.memory_holds_everything() {
-                        world.store.backend().broken.set(*broken);
-                    }
-                }
-                Action::Quota(left) => {
-                    world.ever_full |= left.is_some();
-                    world.store.backend().quota_left.set(left.map(u32::from));
-                }
-                // Other code on the page clears sessionStorage. Right after a reload, before
-                // payonce has read storage, that loses records no client can keep: skipped.
-                Action::WipeStorage => {
-                    if world.store.memory_holds_everything() {
-                        world.store.backend().items.borrow_mut().clear();
-                        world.wiped = true;
-                    }
-                }
-                Action::Fill => {
-                    world.ever_full = true;
-                    let backend = world.store.backend();
-                    backend.capacity.set(Some(backend.items.borrow().len()));
-                }
-                Action::Unfill => world.store.backend().capacity.set(None),
-                Action::ClockJump(delta) => {
-                    let now = world.clock.now.get() as i64 + *delta;
-                    world.clock.now.set(now as u64);
-                }
-            }
-            world.check()?;
+    fn exactly_once_whatever_happens(
+        (parties, actions) in parties().prop_flat_map(|p| (Just(p), prop::collection::vec(action(p), 1..30)))
+    ) {
+        run(parties, &actions)?;
+    }
+}
+
+/// The parties of issue #24 in the cases their properties shrank to on the
+/// code they were found on (and the wipe right before a reload, written out):
+/// each must hold once the rules meet these parties.
+mod parties_found {
+    use super::*;
+
+    fn pay(order: u8, card: u8, faults: Vec<Fault>) -> Action {
+        Action::Pay(Plan {
+            order,
+            card,
+            faults,
+            aborted_first: false,
+            abort_in_wait: false,
+            reload_after: None,
+            quota_after: None,
+            new_headers: false,
+            wipe: None,
+        })
+    }
+
+    fn with(action: Action, change: impl FnOnce(&mut Plan)) -> Action {
+        let Action::Pay(mut plan) = action else {
+            unreachable!()
+        };
+        change(&mut plan);
+        Action::Pay(plan)
+    }
+
+    fn holds(parties: Parties, actions: &[Action]) {
+        if let Err(e) = run(parties, actions) {
+            panic!("{parties:?} {actions:#?}\n{e}");
         }
+    }
+
+    #[test]
+    fn a_request_resent_unseen_that_meets_a_gate_is_no_refusal() {
+        let resend = Parties {
+            resend: true,
+            ..Parties::default()
+        };
+        for status in [401, 403, 407] {
+            holds(
+                resend,
+                &[
+                    pay(0, 1, vec![Fault::Resent(Some(status))]),
+                    pay(0, 1, vec![]),
+                ],
+            );
+        }
+    }
+
+    #[test]
+    fn a_server_that_answers_repeats_422_never_retires_a_key_that_charged() {
+        let already_used = Parties {
+            server: Mode::AlreadyUsed { declared: false },
+            ..Parties::default()
+        };
+        holds(
+            already_used,
+            &[pay(0, 1, vec![Fault::Hang]), pay(0, 1, vec![])],
+        );
+        holds(
+            already_used,
+            &[pay(0, 1, vec![Fault::LostAfterCharge]), pay(0, 1, vec![])],
+        );
+        // Paid, then paid again: the 422 is told as paid, not as a refusal.
+        holds(already_used, &[pay(0, 1, vec![]), pay(0, 1, vec![])]);
+    }
+
+    #[test]
+    fn a_header_refreshed_between_clicks_never_retires_a_key_that_charged() {
+        let header = Parties {
+            server: Mode::HeaderFingerprint,
+            ..Parties::default()
+        };
+        let refreshed = |a| with(a, |p| p.new_headers = true);
+        holds(
+            header,
+            &[
+                pay(0, 2, vec![Fault::AbortAfterCharge]),
+                refreshed(pay(0, 2, vec![Fault::NetDown])),
+            ],
+        );
+        holds(
+            header,
+            &[
+                pay(0, 2, vec![]),
+                refreshed(pay(0, 2, vec![])),
+                pay(0, 2, vec![]),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_wipe_then_a_reload_keeps_the_key() {
+        let wipes = Parties {
+            page_wipes: true,
+            ..Parties::default()
+        };
+        // Right before the reload, while the request's answer is still out.
+        for how in [Wipe::All, Wipe::This] {
+            holds(
+                wipes,
+                &[
+                    with(pay(0, 2, vec![Fault::LostAfterCharge]), |p| {
+                        p.wipe = Some((1, how, true));
+                    }),
+                    pay(0, 2, vec![]),
+                ],
+            );
+        }
+        // As shrunk: between two payments, then a reload during another one.
+        holds(
+            wipes,
+            &[
+                pay(0, 2, vec![]),
+                Action::WipeStorage,
+                with(pay(1, 0, vec![Fault::Unavailable]), |p| {
+                    p.reload_after = Some(1);
+                }),
+                pay(0, 2, vec![]),
+            ],
+        );
     }
 }
 

@@ -441,9 +441,13 @@ mod several {
     use proptest::prelude::*;
     use std::collections::{HashSet, VecDeque};
 
-    fn faults() -> impl Strategy<Value = Faults> {
+    /// The faults of a case (`PAYONCE_FAULTS=stall`, say, forces them: see [`Faults::from_env`]).
+    fn faults() -> BoxedStrategy<Faults> {
+        if let Some(f) = Faults::from_env() {
+            return Just(f).boxed();
+        }
         (
-            prop::array::uniform8(prop::bool::weighted(0.25)),
+            prop::array::uniform10(prop::bool::weighted(0.25)),
             any::<bool>(),
         )
             .prop_map(|(f, working)| {
@@ -451,6 +455,8 @@ mod several {
                     Faults {
                         hostile: f[0],
                         lost_answers: f[1],
+                        stall: f[2],
+                        old_peer: f[3],
                         ..Faults::default()
                     }
                 } else {
@@ -463,9 +469,12 @@ mod several {
                         hostile: f[5],
                         hold_lock: f[6],
                         lost_answers: f[7],
+                        stall: f[8],
+                        old_peer: f[9],
                     }
                 }
             })
+            .boxed()
     }
 
     /// Runs the choices (each picks among the steps enabled then), checking
@@ -495,7 +504,8 @@ mod several {
 
     /// Replays one case of the property test with its trace printed:
     /// `PAYONCE_TABS=3 PAYONCE_CARTS=1 PAYONCE_CHOICES=7794,60878,... PAYONCE_TRACE=1
-    /// cargo test replay_a_case -- --ignored --nocapture` (`PAYONCE_LOST=1` for lost answers).
+    /// cargo test replay_a_case -- --ignored --nocapture` (`PAYONCE_LOST=1` for lost answers,
+    /// or `PAYONCE_FAULTS=stall,lost_answers`, say).
     #[test]
     #[ignore]
     fn replay_a_case() {
@@ -506,10 +516,10 @@ mod several {
             .collect();
         let tabs: usize = var("PAYONCE_TABS").parse().expect("a number");
         let carts: u8 = var("PAYONCE_CARTS").parse().expect("a number");
-        let faults = Faults {
+        let faults = Faults::from_env().unwrap_or(Faults {
             lost_answers: std::env::var("PAYONCE_LOST").is_ok(),
             ..Faults::default()
-        };
+        });
         if let Err(e) = run(tabs, faults, carts, &choices) {
             panic!("{e}");
         }
@@ -571,7 +581,7 @@ mod several {
                     // The deepest states are let settle: nothing hangs.
                     if next.len() == depth {
                         if let Err(e) = w.drain() {
-                            return Err((e, next));
+                            return Err((format!("{e} (while settling after the trace)"), next));
                         }
                     }
                     frontier.push_back(next);
@@ -581,14 +591,22 @@ mod several {
         Ok(seen.len())
     }
 
-    fn exhaustive(depth: usize) {
-        // The hostile peer's forgeries are extra steps: the states without them
-        // are among those explored.
-        let faults = Faults {
-            lost_answers: true,
-            hostile: true,
-            ..Faults::default()
-        };
+    /// The hostile peer's forgeries are extra steps: the states without them
+    /// are among those explored.
+    const HOSTILE: Faults = Faults {
+        lossy: false,
+        freeze: false,
+        any_time_lifecycle: false,
+        no_locks: false,
+        blind: false,
+        hostile: true,
+        hold_lock: false,
+        lost_answers: true,
+        stall: false,
+        old_peer: false,
+    };
+
+    fn exhaustive(depth: usize, faults: Faults) {
         match explore(depth, faults) {
             Ok(states) => println!(
                 "exhaustive: two tabs, one cart, {faults:?}, depth {depth}: {states} states, every property holds"
@@ -602,10 +620,32 @@ mod several {
 
     #[test]
     fn every_interleaving_of_two_tabs_to_a_depth() {
-        exhaustive(7);
+        exhaustive(7, HOSTILE);
     }
 
-    /// The deeper run: `PAYONCE_DEPTH=14 cargo test --release deeper -- --ignored --nocapture`.
+    /// Issue #24: a tab that stops running (an `alert()`, frozen) keeping its
+    /// locks, then resumes.
+    #[test]
+    fn every_interleaving_of_two_tabs_one_stalling_to_a_depth() {
+        let stall = Faults {
+            stall: true,
+            ..Faults::default()
+        };
+        exhaustive(6, stall);
+    }
+
+    /// Issue #24: beside the two tabs, one of another payonce version.
+    #[test]
+    fn every_interleaving_of_two_tabs_and_one_of_another_version_to_a_depth() {
+        let old_peer = Faults {
+            old_peer: true,
+            ..Faults::default()
+        };
+        exhaustive(6, old_peer);
+    }
+
+    /// The deeper run: `PAYONCE_DEPTH=14 cargo test --release deeper -- --ignored --nocapture`
+    /// (`PAYONCE_FAULTS=stall`, say, for other faults than the hostile peer's and lost answers).
     #[test]
     #[ignore]
     fn every_interleaving_of_two_tabs_deeper() {
@@ -613,7 +653,7 @@ mod several {
             .ok()
             .and_then(|d| d.parse().ok())
             .unwrap_or(14);
-        exhaustive(depth);
+        exhaustive(depth, Faults::from_env().unwrap_or(HOSTILE));
     }
 }
 #[test]

@@ -4,13 +4,16 @@
 //! and real [`Payment`]s over its own storage; the world performs their
 //! effects with a model channel (messages delayed, reordered, lost or
 //! duplicated), a model lock manager, timers and a hostile same-origin peer.
+//! Two parties real checkouts meet (issue #24) are held to one charge per
+//! cart: a tab that stops running for a while and resumes ([`Faults::stall`]),
+//! and a tab of another payonce version ([`Faults::old_peer`], [`OldPeer`]).
 //!
 //! [`World::enabled`] lists what may happen next and [`World::step`] makes it
 //! happen, then checks what must hold after every step ([`World::check`]).
 //! The property tests pick steps at random; the exhaustive check tries every
 //! choice up to a depth.
 
-use super::message::{Message, MAX_MESSAGE, PAY_LOCK};
+use super::message::{Message, MAX_MESSAGE, PAY_LOCK, TAB_LOCK, VERSION};
 use super::{Effect, Input, Tabs, ASK_MS, HANDSHAKE_MS};
 use crate::rules::lifecycle::{resolve, Lookup};
 use crate::rules::payment::tests::Silent;
@@ -20,7 +23,7 @@ use crate::rules::retry::Policy;
 use crate::rules::store::tests::FlakyBackend;
 use crate::rules::store::{Mirrored, Store};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 
 pub const EP: &str = "https://shop.test/api/charges";
@@ -55,9 +58,43 @@ pub struct Faults {
     pub hold_lock: bool,
     /// Answers lost after the server charged.
     pub lost_answers: bool,
+    /// A tab that is alive but does not run for a while (blocked by an
+    /// `alert()`, or frozen) and then resumes: it keeps its locks (its tab
+    /// lock and its pay locks), hears nothing and answers nothing meanwhile.
+    /// Unlike `freeze`, one charge per cart must still hold.
+    pub stall: bool,
+    /// One more tab, of another payonce version ([`OldPeer`]): it takes the
+    /// same locks, and nothing it posts can be read here, nor anything posted
+    /// here by it. One charge per cart must still hold wherever the tabs of
+    /// this version can tell of it.
+    pub old_peer: bool,
 }
 
 impl Faults {
+    /// Reads `PAYONCE_FAULTS` (field names, comma-separated; `none` for
+    /// none): the faults a run is forced to, if set.
+    pub fn from_env() -> Option<Faults> {
+        let names = std::env::var("PAYONCE_FAULTS").ok()?;
+        let mut f = Faults::default();
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "none" => {}
+                "lossy" => f.lossy = true,
+                "freeze" => f.freeze = true,
+                "any_time_lifecycle" => f.any_time_lifecycle = true,
+                "no_locks" => f.no_locks = true,
+                "blind" => f.blind = true,
+                "hostile" => f.hostile = true,
+                "hold_lock" => f.hold_lock = true,
+                "lost_answers" => f.lost_answers = true,
+                "stall" => f.stall = true,
+                "old_peer" => f.old_peer = true,
+                other => panic!("PAYONCE_FAULTS: {other}? (a field of Faults, or none)"),
+            }
+        }
+        Some(f)
+    }
+
     /// Whether the channel and the locks work, so one charge per cart must hold.
     pub fn working(&self) -> bool {
         !self.lossy
@@ -133,6 +170,8 @@ struct Tab {
     opens: u32,
     /// The live key this tab's storage held for each cart (fingerprint to key).
     knew: HashMap<String, String>,
+    /// A tab of another payonce version: it runs this instead of `machine`.
+    old: Option<OldPeer>,
 }
 
 struct Message_ {
@@ -255,6 +294,8 @@ pub struct World {
     pub carts: u8,
     /// Steps taken (for the report).
     pub steps: u32,
+    /// Payments that ended busy: told not to mint, with no key of their own.
+    pub busy: u32,
 }
 
 impl World {
@@ -283,6 +324,7 @@ impl World {
             forgeries: (0..FORGERIES).collect(),
             carts: 1,
             steps: 0,
+            busy: 0,
         };
         if faults.hold_lock {
             w.locks.push(LockReq {
@@ -293,8 +335,10 @@ impl World {
                 granted: true,
             });
         }
-        for _ in 0..tabs {
+        let old = usize::from(faults.old_peer);
+        for t in 0..tabs + old {
             w.tabs.push(Tab {
+                old: (t >= tabs).then(OldPeer::default),
                 machine: Tabs::new(),
                 store: Mirrored::new(FlakyBackend::default()),
                 gen: 0,
@@ -310,7 +354,7 @@ impl World {
             });
         }
         // A checkout page (with a PayButton) listens from load.
-        for t in 0..tabs {
+        for t in 0..tabs + old {
             w.open(t);
         }
         w
@@ -403,7 +447,8 @@ impl World {
         }
         for t in 0..self.tabs.len() {
             let tab = &self.tabs[t];
-            if !tab.alive {
+            // The tab of another version stays open, runs and is left alone.
+            if !tab.alive || tab.old.is_some() {
                 continue;
             }
             let lifecycle = self.faults.any_time_lifecycle || !self.on_wire(t);
@@ -418,7 +463,7 @@ impl World {
                     out.push(Action::Hide(t));
                 }
             }
-            if self.faults.freeze {
+            if self.faults.freeze || self.faults.stall {
                 out.push(if tab.frozen {
                     Action::Thaw(t)
                 } else {
@@ -631,13 +676,24 @@ impl World {
         let mut queue = vec![input];
         while let Some(input) = queue.pop() {
             let tab = &mut self.tabs[t];
-            tab.machine.handle(input, self.now, &tab.store);
             let mut effects = Vec::new();
-            while let Some(e) = tab.machine.poll() {
-                effects.push(e);
+            let mut chosen = Vec::new();
+            if let Some(old) = &mut tab.old {
+                old.handle(input);
+                effects.extend(old.effects.drain(..));
+                chosen.append(&mut old.chosen);
+            } else {
+                tab.machine.handle(input, self.now, &tab.store);
+                while let Some(e) = tab.machine.poll() {
+                    effects.push(e);
+                }
             }
             for e in effects {
                 self.perform(t, e, &mut queue);
+            }
+            // By its own rules, it may always mint.
+            for id in chosen {
+                self.choose(t, id, None, true);
             }
         }
     }
@@ -662,7 +718,8 @@ impl World {
                 }
                 for to in 0..self.tabs.len() {
                     let other = &self.tabs[to];
-                    if to != t && other.alive && other.listening {
+                    // (The tab of another version reads none of it.)
+                    if to != t && other.alive && other.listening && other.old.is_none() {
                         self.channel.push(Message_ {
                             from: t,
                             to,
@@ -707,6 +764,9 @@ impl World {
             .join("\n")
     }
 
+    /// The payment chooses its key: a key of its own (its pending record, the
+    /// key it joins), else a new one if `mint`. Told not to mint, with no key
+    /// of its own, it sends nothing and ends busy (a retryable error).
     fn choose(&mut self, t: usize, id: u32, joined: Option<String>, mint: bool) {
         let Some(at) = self.tabs[t].pays.iter().position(|p| p.id == id) else {
             return;
@@ -732,6 +792,7 @@ impl World {
             Ok(record) => record,
             // No evidence that no other key is live: the payment sends nothing.
             Err(_) => {
+                self.busy += 1;
                 self.tabs[t].pays.remove(at);
                 self.feed(t, Input::PaymentEnds { payment: id });
                 return;
@@ -891,6 +952,10 @@ impl World {
         if earlier {
             self.unheard.push(body.to_owned());
         }
+        // The tab of another version hears no tab of this one: out of this protocol's reach.
+        if self.tabs[t].old.is_some() {
+            return;
+        }
         for (u, other) in self.tabs.iter().enumerate() {
             if u == t || !other.alive || other.hidden || !other.listening {
                 continue;
@@ -1018,8 +1083,9 @@ impl World {
         for tab in &self.tabs {
             let _ = write!(
                 s,
-                "[{:?}{}{}{}{}{} {:?} pays:",
+                "[{:?}{:?}{}{}{}{}{} {:?} pays:",
                 tab.machine,
+                tab.old,
                 tab.gen,
                 tab.alive,
                 tab.frozen,
@@ -1058,6 +1124,18 @@ impl World {
     pub fn brief(&self) -> String {
         let mut s = String::new();
         for (t, tab) in self.tabs.iter().enumerate() {
+            if let Some(old) = &tab.old {
+                let _ = writeln!(
+                    s,
+                    "  t{t} (another version) {old:?} store={:?}",
+                    tab.store
+                        .all()
+                        .iter()
+                        .map(|r| (&r.key, r.state))
+                        .collect::<Vec<_>>()
+                );
+                continue;
+            }
             let m = &tab.machine;
             let _ = writeln!(
                 s,
@@ -1086,5 +1164,198 @@ impl World {
                 .collect::<Vec<_>>()
         );
         s
+    }
+}
+
+/// A tab of another payonce version, left open across a deploy. It takes the
+/// same locks as this version: `payonce:tab:<id>` while it is open, and the
+/// cart's pay lock by its own rules. It speaks a protocol version this one
+/// cannot read (its messages fail to parse here), and reads nothing this one
+/// posts. Its rules, in short those of the release before #24: the lock
+/// manager's list, when its own tab lock is granted, tells it whether other
+/// tabs exist. If so, a payment takes the cart's pay lock (waiting until its
+/// deadline at most), asks the others (nobody can answer it) and after
+/// [`ASK_MS`] forgets them; alone, it takes no pay lock and chooses its key
+/// at once, minting one if it holds none.
+#[derive(Clone, Debug, Default)]
+pub struct OldPeer {
+    me: String,
+    listening: bool,
+    /// Its tab lock: requested, then granted.
+    tab_lock: Option<(u32, bool)>,
+    /// It thinks other tabs exist.
+    others: bool,
+    /// Its payments waiting to choose: (payment, fingerprint, pay lock).
+    waiting: Vec<(u32, String, Option<u32>)>,
+    /// Payments on the wire, and the pay lock each holds or asked for.
+    wire: Vec<(u32, Option<u32>)>,
+    /// (timer, payment, what): a deadline (false) or an ask (true).
+    timers: Vec<(u32, u32, bool)>,
+    next: u32,
+    effects: VecDeque<Effect>,
+    /// Payments to choose their key now.
+    chosen: Vec<u32>,
+}
+
+impl OldPeer {
+    /// A message of its version: this version's format under another version number.
+    fn post(&mut self, m: &Message<'_>) {
+        let text = m.encode();
+        let body = text.strip_prefix(VERSION).unwrap_or(&text);
+        self.effects.push_back(Effect::Post(format!("1{body}")));
+    }
+
+    fn id(&mut self) -> u32 {
+        self.next += 1;
+        self.next
+    }
+
+    fn timer(&mut self, payment: u32, ask: bool, ms: u64) {
+        let timer = self.id();
+        self.timers.push((timer, payment, ask));
+        self.effects.push_back(Effect::Timer { timer, ms });
+    }
+
+    fn lock(&mut self, name: String, query: bool) -> u32 {
+        let lock = self.id();
+        self.effects.push_back(Effect::Lock { lock, name, query });
+        lock
+    }
+
+    fn choose(&mut self, payment: u32) {
+        if let Some(at) = self.waiting.iter().position(|w| w.0 == payment) {
+            let (_, _, lock) = self.waiting.remove(at);
+            self.timers.retain(|t| t.1 != payment);
+            self.wire.push((payment, lock));
+            self.chosen.push(payment);
+        }
+    }
+
+    /// Moves a waiting payment on, once its tab lock is granted (or there are no locks).
+    fn advance(&mut self, payment: u32) {
+        let ready = !self.listening || self.tab_lock.is_some_and(|(_, granted)| granted);
+        let Some(at) = self.waiting.iter().position(|w| w.0 == payment) else {
+            return;
+        };
+        if !ready || self.waiting[at].2.is_some() {
+            return;
+        }
+        if !self.listening || !self.others {
+            self.choose(payment);
+            return;
+        }
+        let name = format!("{PAY_LOCK}{}", self.waiting[at].1);
+        let lock = self.lock(name, false);
+        self.waiting[at].2 = Some(lock);
+    }
+
+    /// Asks the others (who cannot read it), then waits for answers that never come.
+    fn ask(&mut self, payment: u32) {
+        let Some(w) = self.waiting.iter().find(|w| w.0 == payment) else {
+            return;
+        };
+        let fingerprint = w.1.clone();
+        let me = self.me.clone();
+        self.post(&Message::Ask {
+            from: &me,
+            fingerprint: &fingerprint,
+        });
+        self.timer(payment, true, ASK_MS);
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Open { id } => {
+                if self.me.is_empty() {
+                    self.me = id;
+                    self.effects.push_back(Effect::Listen);
+                }
+            }
+            Input::Listening => {
+                self.listening = true;
+                let me = self.me.clone();
+                self.post(&Message::Hello { from: &me });
+                let lock = self.lock(format!("{TAB_LOCK}{me}"), true);
+                self.tab_lock = Some((lock, false));
+            }
+            Input::Unsupported => {
+                self.listening = false;
+                let ids: Vec<u32> = self.waiting.iter().map(|w| w.0).collect();
+                for id in ids {
+                    self.choose(id);
+                }
+            }
+            Input::Granted { lock, held } => {
+                if self.tab_lock == Some((lock, false)) {
+                    self.tab_lock = Some((lock, true));
+                    let mine = format!("{TAB_LOCK}{}", self.me);
+                    self.others = held.is_none_or(|held| {
+                        held.lines()
+                            .any(|name| name.starts_with(TAB_LOCK) && name != mine)
+                    });
+                    let ids: Vec<u32> = self.waiting.iter().map(|w| w.0).collect();
+                    for id in ids {
+                        self.advance(id);
+                    }
+                } else if let Some(w) = self.waiting.iter().find(|w| w.2 == Some(lock)) {
+                    let id = w.0;
+                    self.ask(id);
+                } else if !self.wire.iter().any(|w| w.1 == Some(lock)) {
+                    self.effects.push_back(Effect::Release(lock));
+                }
+            }
+            Input::Refused { lock } => {
+                if let Some(w) = self.waiting.iter().find(|w| w.2 == Some(lock)) {
+                    let id = w.0;
+                    self.choose(id);
+                }
+            }
+            Input::Fired { timer } => {
+                let Some(at) = self.timers.iter().position(|t| t.0 == timer) else {
+                    return;
+                };
+                let (_, payment, ask) = self.timers.remove(at);
+                if ask {
+                    // Nobody answered: the others are forgotten.
+                    self.others = false;
+                }
+                self.choose(payment);
+            }
+            Input::PaymentStarts {
+                payment,
+                fingerprint,
+                deadline_ms,
+                ..
+            } => {
+                self.waiting.push((payment, fingerprint, None));
+                self.timer(payment, false, deadline_ms);
+                self.advance(payment);
+            }
+            Input::PaymentEnds { payment } => {
+                if let Some(at) = self.wire.iter().position(|w| w.0 == payment) {
+                    if let (_, Some(lock)) = self.wire.remove(at) {
+                        self.effects.push_back(Effect::Release(lock));
+                    }
+                }
+            }
+            Input::Saved(record) => {
+                if self.listening {
+                    let (name, value) = (record.item_name(), record.encode());
+                    let me = self.me.clone();
+                    self.post(&Message::Saved {
+                        from: &me,
+                        name: &name,
+                        value: &value,
+                    });
+                }
+            }
+            // It reads nothing of this version's, and its page is left alone.
+            Input::Message(_)
+            | Input::Listed(_)
+            | Input::PageHide
+            | Input::PageShow { .. }
+            | Input::KeyChosen { .. }
+            | Input::Forgot(_) => {}
+        }
     }
 }
