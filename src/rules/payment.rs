@@ -259,10 +259,13 @@ impl Payment {
                 if self.record.state != State::Succeeded
                     && matches!(
                         retry::classify(head.status, &self.policy.dialect),
-                        Verdict::Definitive(_)
+                        Verdict::Definitive(_) | Verdict::Finished
                     ) =>
             {
-                self.refused(&head, None, now_ms, store)
+                match retry::classify(head.status, &self.policy.dialect) {
+                    Verdict::Finished => Effect::Done(Err(self.finished(&head, None))),
+                    _ => self.refused(&head, None, now_ms, store),
+                }
             }
             (Stage::Sending | Stage::Reading(_), Input::NoAnswer(failure)) => {
                 self.no_answer(failure, unit, observer)
@@ -352,11 +355,7 @@ impl Payment {
                 let retryable = code != Code::Redirect;
                 return Effect::Done(Err(self.failure(code, Some(&head), Some(body), retryable)));
             }
-            Verdict::Finished => {
-                let mut err = self.failure(Code::Http, Some(&head), Some(body), false);
-                err.message = messages::finished(head.status);
-                return Effect::Done(Err(err));
-            }
+            Verdict::Finished => return Effect::Done(Err(self.finished(&head, Some(body)))),
             // A failure the server stored and replays: every retry gets it again.
             // It does not say nothing was charged (a 5xx may come after the
             // charge), so the key is kept.
@@ -374,16 +373,24 @@ impl Payment {
         self.again(code, retry_after_ms, unit, observer, Some((head, body)))
     }
 
+    /// "A request with this key already finished", without its status: the
+    /// outcome is unknown, the key kept, and retrying will not tell.
+    fn finished<B>(&self, head: &Head, body: Option<B>) -> PayError<B> {
+        let mut err = self.failure(Code::Http, Some(head), body, false);
+        err.message = messages::finished(head.status);
+        err
+    }
+
     /// A refusal. It retires the key only on evidence that nothing was charged
     /// under it: the server replays a refusal it stored for this key, or the
     /// payment server itself refused the only request ever sent with the key.
     /// Not evidence: a refusal after an earlier request with this key whose
-    /// outcome is unknown (in this call or before it), including "this key was
-    /// used with other details", which says the server saw the key before; and
-    /// a status a layer in front of the key store answers without looking at
-    /// the key ([`is_gate`]), since the browser itself may have sent the first
-    /// request twice, the first copy charged and its answer lost. Then the key
-    /// is kept and the outcome stays unknown.
+    /// outcome is unknown (in this call or before it); "this key was used with
+    /// other details" at any time, which says the server saw the key before
+    /// (the browser itself may have sent the first request twice, the first
+    /// copy charged and its answer lost); and a status a layer in front of
+    /// the key store answers without looking at the key ([`is_gate`]), for the
+    /// same reason. Then the key is kept and the outcome stays unknown.
     fn refused<B>(
         &mut self,
         head: &Head,
@@ -396,12 +403,14 @@ impl Payment {
             _ => Code::Http,
         };
         let first_ever = self.record.attempts <= 1;
-        if !(head.replayed || (first_ever && !is_gate(head.status))) {
+        let from_the_server = !is_gate(head.status) && code != Code::KeyReused;
+        if !(head.replayed || (first_ever && from_the_server)) {
             // Retrying is useful after a gate (once signed in, say), not after a mismatch.
             let retryable = code != Code::KeyReused;
             let mut err = self.failure(code, Some(head), body, retryable);
             err.message = match (code, first_ever) {
-                (Code::KeyReused, _) => messages::mismatch_after_unknown(head.status),
+                (Code::KeyReused, true) => messages::mismatch(head.status),
+                (Code::KeyReused, false) => messages::mismatch_after_unknown(head.status),
                 (_, true) => messages::gate(head.status),
                 (_, false) => messages::refused_after_unknown(head.status),
             };
@@ -545,6 +554,16 @@ mod messages {
             &num(u64::from(status)),
             " after an earlier attempt with this key whose outcome is unknown, so that attempt may have been charged (a login or firewall in front of the payment server may have answered); ",
             KEPT,
+        ])
+    }
+
+    /// "This key was used with other details" to the first request sent with
+    /// it (the key is kept).
+    pub fn mismatch(status: u16) -> String {
+        cat(&[
+            "the server says this idempotency key was already used for different payment details (",
+            &num(u64::from(status)),
+            "); the key is kept, since the server has seen it and a request with it may have been charged (the browser may resend a request by itself): check the order, then use a new key or forgetPayment for a new payment",
         ])
     }
 
@@ -1049,7 +1068,7 @@ pub(crate) mod tests {
 
     #[test]
     fn definitive_4xx_is_not_retried_and_retires_the_key() {
-        for status in [400, 402, 404, 405, 410, 417, 422] {
+        for status in [400, 402, 404, 405, 410, 417] {
             let t = Server::new(vec![Ok((status, None, false))]);
             let (c, s) = (FakeClock::at(1000), MemStore::default());
             let err = pay(&t, &c, &s, None, "k1").unwrap_err();
@@ -1057,14 +1076,7 @@ pub(crate) mod tests {
                 (err.status, err.attempts, err.retryable, err.key_kept),
                 (Some(status), 1, false, false)
             );
-            assert_eq!(
-                err.code,
-                if status == 422 {
-                    Code::KeyReused
-                } else {
-                    Code::Http
-                }
-            );
+            assert_eq!(err.code, Code::Http);
             assert!(err.message.contains("key is retired"), "{}", err.message);
             assert_eq!(s.all()[0].state, State::Failed);
             // The next try is a new payment with a new key.
@@ -1199,6 +1211,21 @@ pub(crate) mod tests {
             let again = Server::new(vec![Ok((201, None, true))]);
             assert_eq!(pay(&again, &c, &s, None, "k2").unwrap().key, "k1");
         }
+    }
+
+    #[test]
+    fn other_details_on_the_first_request_keep_the_key() {
+        // A fresh random key the server says it saw with other details: only a
+        // copy the browser resent (the first one charged) explains that.
+        let t = Server::new(vec![Ok((422, None, false))]);
+        let (c, s) = (FakeClock::at(1000), MemStore::default());
+        let err = pay(&t, &c, &s, None, "k1").unwrap_err();
+        assert_eq!(
+            (err.code, err.key_kept, err.retryable, err.attempts),
+            (Code::KeyReused, true, false, 1)
+        );
+        assert!(err.message.contains("the key is kept"), "{}", err.message);
+        assert_eq!(s.all()[0].state, State::Pending);
     }
 
     #[test]

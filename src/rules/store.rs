@@ -286,20 +286,22 @@ impl<B: Backend> Mirrored<B> {
     }
 
     /// Writes back every record memory holds whose item storage no longer
-    /// has: page code cleared storage or removed payonce's items. Called
-    /// before the page goes (`pagehide`: a reload must find the record) and
-    /// when a payment call ends, not only at payonce's next storage call.
+    /// has, or has in an older copy: page code cleared storage or removed
+    /// payonce's items, or storage refused a write. Called before the page
+    /// goes (`pagehide`: a reload must find the record) and when a payment
+    /// call ends, not only at payonce's next storage call.
     pub fn write_back(&self) {
-        let Ok(names) = self.backend.names() else {
-            return;
-        };
-        let mut present: Vec<u64> = names
+        let keys: Vec<String> = self
+            .memory
+            .borrow()
+            .records
             .iter()
-            .filter_map(|n| n.strip_prefix(PREFIX))
-            .map(hash)
+            .map(|r| r.key.clone())
             .collect();
-        super::text::sort_by(&mut present, |a, b| a < b);
-        self.write_missing(&present);
+        for key in keys {
+            let theirs = self.stored(&key);
+            self.reconcile(&key, theirs);
+        }
     }
 
     /// Writes every record of the mirror whose key's hash is not in `present` (sorted).
@@ -425,6 +427,11 @@ impl<B: Backend> Store for Mirrored<B> {
             if self.write(&record) {
                 return true;
             }
+        }
+        // A refusal storage will not take: its pending copy there must not come
+        // back after a reload as a second live key for the payment.
+        if record.state == State::Failed {
+            let _ = self.backend.remove(&record.item_name());
         }
         false
     }

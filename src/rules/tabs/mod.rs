@@ -249,8 +249,8 @@ struct Pay {
     pending: Option<String>,
     /// Reports of other tabs' saves from this index on came while it waited.
     seen_from: u64,
-    /// Asked other tabs for their record of its details.
-    asked: bool,
+    /// The tabs it asked for their record of its details (empty: it asked none).
+    asked: Vec<String>,
     /// Some evidence is missing: its lock was not granted in time, or a tab
     /// did not answer its ask.
     unheard: bool,
@@ -284,6 +284,10 @@ pub struct Tabs {
     /// The lock manager would not list the locks: other tabs may exist unseen,
     /// so every payment takes its lock and asks.
     blind: bool,
+    /// More tabs spoke than [`MAX_PEERS`]: one that was dropped to make room
+    /// may hold a key, so no payment mints until the lock manager's list says
+    /// which tabs are there.
+    overflowed: bool,
     /// The tab's own lock.
     presence: Lock,
     /// [`SETTLE_MS`] have passed since the handshake ended.
@@ -317,6 +321,7 @@ impl Tabs {
             peers: Vec::new(),
             expected: None,
             blind: false,
+            overflowed: false,
             presence: Lock::None,
             settled: false,
             payments: Vec::new(),
@@ -456,7 +461,7 @@ impl Tabs {
                     late: hurry,
                     pending,
                     seen_from: self.seen_count,
-                    asked: false,
+                    asked: Vec::new(),
                     unheard: false,
                     confirming: false,
                 });
@@ -640,6 +645,7 @@ impl Tabs {
         }
         if self.peers.len() >= MAX_PEERS {
             self.peers.remove(0);
+            self.overflowed = true;
         }
         self.peers.push(id.into());
         true
@@ -946,6 +952,8 @@ impl Tabs {
             .collect();
         let before = self.peers.clone();
         self.peers.retain(|p| listed.contains(&p.as_str()));
+        // The list names every tab there is: room again, unless it alone overflows.
+        self.overflowed = false;
         let mut appeared = false;
         for id in &listed {
             if !before.iter().any(|p| p == id) {
@@ -980,8 +988,8 @@ impl Tabs {
             self.choose(id);
             return;
         }
+        p.asked = peers.clone();
         p.stage = Stage::Asking(peers);
-        p.asked = true;
         let fingerprint = p.fingerprint.clone();
         self.post(&Message::Ask {
             from: &me,
@@ -1003,6 +1011,12 @@ impl Tabs {
             .rev()
             .find(|(fp, _, n)| *fp == fingerprint && *n > since)
             .map(|(_, key, _)| key.clone());
+        // Every tab known now must be one it asked: a tab dropped from a full
+        // list and heard of again, or one that appeared meanwhile, was not.
+        let unasked = {
+            let p = &self.payments[at];
+            !p.asked.is_empty() && self.peers.iter().any(|q| !p.asked.contains(q))
+        };
         let p = &mut self.payments[at];
         if p.stage == Stage::Wire {
             return;
@@ -1010,7 +1024,13 @@ impl Tabs {
         p.stage = Stage::Wire;
         let joined = p.pending.take().or(seen);
         // Asked without holding the lock, another tab may be choosing at the same moment.
-        let mint = !p.unheard && (!p.asked || matches!(p.lock, Lock::Held(_)));
+        let mint = !p.unheard
+            && !unasked
+            && !self.overflowed
+            && (p.asked.is_empty() || matches!(p.lock, Lock::Held(_)));
+        if self.overflowed {
+            self.effects.push_back(Effect::Query);
+        }
         self.effects.push_back(Effect::Choose {
             payment: id,
             joined,
