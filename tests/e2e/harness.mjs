@@ -59,9 +59,10 @@
 //   timeout. waitForFunction, waitForSelector: theirs. until(): its ms. The gateway's API: 15 s.
 // - Closing: a page, a context or a browser gets 10 s; then (and after every close) the
 //   processes of that engine are ended: SIGTERM to their process group, SIGKILL after 3 s.
-//   Each driver (Firefox, WebKit) and each Chromium runs in a process group of its own with
-//   every browser process it starts; a test process that exits or is signalled without
-//   closing kills the groups still running and says so on stderr.
+//   An engine's processes are the process group its driver (Firefox, WebKit) or its Chromium
+//   leads, and every process whose environment carries its PAYONCE_E2E_OWNER tag (Chromium's
+//   crashpad handler leaves the group). A test process that exits or is signalled without
+//   closing kills what is still running and says so on stderr.
 // The binaries, read at every start: CHROMIUM_PATH (/usr/bin/chromium), GECKODRIVER
 // (geckodriver on PATH), FIREFOX_PATH (/usr/bin/firefox-esr), WEBKIT_DRIVER
 // (/usr/bin/WebKitWebDriver), WEBKIT_BROWSER (WebKitGTK's MiniBrowser); and DISPLAY for WebKit.
@@ -245,35 +246,52 @@ async function command(engine, what, ms, work) {
 /** A function's source, short, for messages. */
 const describe = (fn) => String(fn).replace(/\s+/g, ' ').slice(0, 160);
 
-// Every process group this process started (a driver and what it runs; a Chromium), until
-// it has ended: what is left at exit, or at a fatal signal, is killed.
-const groups = new Map(); // process group id -> a label for messages
+// Every engine this process started (a driver and what it runs; a Chromium), until its
+// processes have ended: what is left at exit, or at a fatal signal, is killed. An engine's
+// processes are its process group, and every process whose environment carries its tag:
+// some leave the group (Chromium's crashpad handler calls setsid), and some overwrite
+// what /proc shows of their environment (Chromium's children set their process title).
+const owned = new Set();
+let owners = 0;
 
-/** The running (not zombie) processes of these process groups, from /proc. */
-function liveProcesses(pgids) {
+/** A new owner of processes: `env` is the environment to start them with. */
+function newOwner(label, base) {
+  const tag = `${process.pid}.${++owners}`;
+  const owner = { label, tag, pgid: null, env: { ...base, PAYONCE_E2E_OWNER: tag } };
+  owned.add(owner);
+  hook();
+  return owner;
+}
+
+/** The running (not zombie) processes of these owners, from /proc: [{ pid, pgid, command }]. */
+function liveProcesses(of) {
+  const list = [...of];
+  const pgids = new Set(list.map((o) => o.pgid).filter(Boolean));
+  const tags = new Set(list.map((o) => `PAYONCE_E2E_OWNER=${o.tag}`));
   const found = [];
   let names = [];
   try { names = readdirSync('/proc'); } catch {}
   for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const [state, , pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state === 'Z' || !pgids.has(Number(pgid))) continue;
+      if (state === 'Z') continue;
+      if (!pgids.has(Number(pgid)) && !readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').some((v) => tags.has(v))) continue;
       const command = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
       found.push({ pid: Number(name), pgid: Number(pgid), command });
-    } catch {} // gone meanwhile
+    } catch {} // gone meanwhile, or not ours to read
   }
   return found;
 }
 
-/** This process's children that lead a process group of their own, not yet tracked (a Chromium playwright-core started). */
+/** This process's children that lead a process group of their own (playwright-core starts Chromium so). */
 function childGroupLeaders() {
   const found = new Set();
   let names = [];
   try { names = readdirSync('/proc'); } catch {}
   for (const name of names) {
-    if (!/^\d+$/.test(name) || groups.has(Number(name))) continue;
+    if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -284,8 +302,7 @@ function childGroupLeaders() {
 }
 
 let hooked = false;
-function track(pgid, label) {
-  groups.set(pgid, label);
+function hook() {
   if (hooked) return;
   hooked = true;
   process.on('exit', () => killAll('exit'));
@@ -297,32 +314,36 @@ function track(pgid, label) {
   }
 }
 
-function killAll(why) {
-  for (const [pgid, label] of groups) {
-    const live = liveProcesses(new Set([pgid]));
-    if (live.length === 0) continue;
-    try { process.kill(-pgid, 'SIGKILL'); } catch {}
-    process.stderr.write(`harness: ${label}: ${live.length} process(es) still running at ${why}, killed: ${live.map((p) => `${p.pid} ${p.command.slice(0, 100)}`).join('; ')}\n`);
-  }
-  groups.clear();
+/** Sends `signal` to the owner's process group and to each of its processes outside it. */
+function signalOwned(owner, signal, live = liveProcesses([owner])) {
+  if (owner.pgid) { try { process.kill(-owner.pgid, signal); } catch {} }
+  for (const p of live) if (p.pgid !== owner.pgid) { try { process.kill(p.pid, signal); } catch {} }
 }
 
-/** Ends a process group: SIGTERM (and SIGCONT, for a stopped process), SIGKILL after KILL_MS. Never hangs. */
-async function endGroup(pgid) {
-  const signal = (s) => { try { process.kill(-pgid, s); } catch {} };
-  const only = new Set([pgid]);
-  const waitEmpty = async (ms) => {
-    const end = Date.now() + ms;
-    while (liveProcesses(only).length > 0 && Date.now() < end) await sleep(50);
-    return liveProcesses(only).length === 0;
-  };
-  signal('SIGTERM');
-  signal('SIGCONT');
-  if (!(await waitEmpty(KILL_MS))) {
-    signal('SIGKILL');
-    await waitEmpty(1000);
+function killAll(why) {
+  for (const owner of owned) {
+    const live = liveProcesses([owner]);
+    if (live.length === 0) continue;
+    signalOwned(owner, 'SIGKILL', live);
+    process.stderr.write(`harness: ${owner.label}: ${live.length} process(es) still running at ${why}, killed: ${live.map((p) => `${p.pid} ${p.command.slice(0, 100)}`).join('; ')}\n`);
   }
-  groups.delete(pgid);
+  owned.clear();
+}
+
+/** Ends an owner's processes: SIGTERM (and SIGCONT, for a stopped one), SIGKILL after KILL_MS. Never hangs. */
+async function endOwned(owner) {
+  const waitNone = async (ms) => {
+    const end = Date.now() + ms;
+    while (liveProcesses([owner]).length > 0 && Date.now() < end) await sleep(50);
+    return liveProcesses([owner]).length === 0;
+  };
+  signalOwned(owner, 'SIGTERM');
+  signalOwned(owner, 'SIGCONT');
+  if (!(await waitNone(KILL_MS))) {
+    signalOwned(owner, 'SIGKILL');
+    await waitNone(1000);
+  }
+  owned.delete(owner);
 }
 
 /**
@@ -330,12 +351,13 @@ async function endGroup(pgid) {
  * starts writes to the same streams), and `failed`, a promise that rejects when it cannot
  * run, when it exits, or when a line matches one of `fatal` ([regexp, reason(line)]).
  */
-function startDriver(command, args, env, label, fatal = []) {
+function startDriver(command, args, owner, fatal = []) {
   const lines = [];
   let fail;
   const failed = new Promise((_, reject) => { fail = reject; });
   failed.catch(() => {});
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: owner.env });
+  owner.pgid = child.pid ?? null;
   const exited = new Promise((ok) => { child.once('exit', ok); child.once('error', ok); });
   child.once('error', (e) => fail(new Error(`could not run ${command}: ${e.message}`)));
   child.once('exit', (code, signal) => fail(new Error(`${command} exited (${signal ?? `status ${code}`})`)));
@@ -351,8 +373,7 @@ function startDriver(command, args, env, label, fatal = []) {
       }
     });
   }
-  if (child.pid) track(child.pid, label);
-  return { child, pgid: child.pid, lines, failed, exited };
+  return { child, owner, lines, failed, exited };
 }
 
 /** A start step that failed: which, why, and the output that came with it. */
@@ -432,9 +453,12 @@ const plain = (text) => String(text).replace(/\x1b\[[0-9;]*m/g, '');
 
 /** One attempt at starting Chromium: launched (playwright-core's timeout), then a first page. */
 async function startChromium() {
-  const env = { ...process.env };
-  const executablePath = env.CHROMIUM_PATH || '/usr/bin/chromium';
+  const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+  const owner = newOwner(`chromium ${executablePath}`, process.env);
+  const { env } = owner;
   const before = childGroupLeaders();
+  // Chromium's process group: the child of this process that playwright-core started.
+  const group = () => [...childGroupLeaders()].find((pid) => !before.has(pid)) ?? null;
   const steps = startSteps();
   let browser = null;
   try {
@@ -448,12 +472,9 @@ async function startChromium() {
     });
   } catch (e) {
     // The Chromium this attempt started, whatever playwright-core did with it.
-    const mine = [...childGroupLeaders()].filter((pid) => !before.has(pid));
+    owner.pgid = group();
     if (browser) await within(CLOSE_MS, 'closing', browser.close()).catch(() => {});
-    for (const pgid of mine) {
-      track(pgid, `chromium ${executablePath}`);
-      await endGroup(pgid);
-    }
+    await endOwned(owner);
     const [reason, ...rest] = plain(e.message).split('\n');
     throw new StartFailure({
       step: steps.step, reason, ms: Date.now() - steps.started,
@@ -461,19 +482,18 @@ async function startChromium() {
       source: `playwright-core's log of ${executablePath} (the browser's own output is in it)`,
     });
   }
-  const pgids = [...childGroupLeaders()].filter((pid) => !before.has(pid));
-  for (const pgid of pgids) track(pgid, `chromium ${executablePath}`);
-  return { browser, pgids };
+  owner.pgid = group();
+  return { browser, owner };
 }
 
 async function chromiumBrowser() {
-  const { browser, pgids } = await startEngine('chromium', startChromium);
+  const { browser, owner } = await startEngine('chromium', startChromium);
   const cmd = (what, ms, work) => command('chromium', what, ms, work);
   let closing = null;
   return {
     engine: 'chromium',
     version: browser.version(),
-    processes: () => liveProcesses(new Set(pgids)),
+    processes: () => liveProcesses([owner]),
     async newContext({ initScript } = {}) {
       const context = await cmd('a new context', COMMAND_MS, () => browser.newContext());
       // Chromium does not report a CSP violation that the page catches (a refused eval,
@@ -493,7 +513,7 @@ async function chromiumBrowser() {
         } catch (e) {
           process.stderr.write(`harness: ${e.message}; ending its processes\n`);
         }
-        for (const pgid of pgids) await endGroup(pgid);
+        await endOwned(owner);
       })();
       return closing;
     },
@@ -665,10 +685,9 @@ function driverFor(engine, port, env) {
  * every process of the attempt.
  */
 async function startWebDriverSession(engine) {
-  const env = { ...process.env };
   const port = await freePort();
-  const { command: binary, args, capabilities, fatal, output } = driverFor(engine, port, env);
-  const driverProcess = startDriver(binary, args, env, `${engine} driver ${binary}`, fatal);
+  const { command: binary, args, capabilities, fatal, output } = driverFor(engine, port, process.env);
+  const driverProcess = startDriver(binary, args, newOwner(`${engine} driver ${binary}`, process.env), fatal);
   const steps = startSteps(driverProcess.failed);
   const server = `http://127.0.0.1:${port}`;
   let driver = null;
@@ -691,8 +710,8 @@ async function startWebDriverSession(engine) {
     });
     return { driver, driverProcess, ...session };
   } catch (e) {
-    await endGroup(driverProcess.pgid); // the driver, and the browser it started: a session request dies with it
-    if (driverProcess.pgid) await within(KILL_MS, 'the driver to exit', driverProcess.exited).catch(() => {});
+    await endOwned(driverProcess.owner); // the driver, and the browser it started: a session request dies with it
+    if (driverProcess.owner.pgid) await within(KILL_MS, 'the driver to exit', driverProcess.exited).catch(() => {});
     throw new StartFailure({
       step: steps.step, reason: e.message, ms: Date.now() - steps.started,
       lines: driverProcess.lines, source: `${binary} ${args.join(' ')} (${output})`,
@@ -702,17 +721,17 @@ async function startWebDriverSession(engine) {
 
 async function launchWebDriver(engine, prelude) {
   const contexts = new Set();
-  const pgids = new Set(); // every driver this browser started
+  const owners = new Set(); // every driver this browser started, with what it runs
   let count = 0;
   const browser = {
     engine,
     version: null,
-    processes: () => liveProcesses(pgids),
+    processes: () => liveProcesses(owners),
     async newContext({ initScript } = {}) {
       const id = `${process.pid}x${++count}`;
       prelude.add(id, initScript);
       const started = await startEngine(engine, () => startWebDriverSession(engine));
-      pgids.add(started.driverProcess.pgid);
+      owners.add(started.driverProcess.owner);
       const context = webDriverContext(engine, id, initScript !== undefined, started);
       browser.version ??= context.version;
       contexts.add(context);
@@ -770,7 +789,7 @@ function webDriverContext(engine, id, hasInitScript, { driver, driverProcess, ve
         } catch (e) {
           process.stderr.write(`harness: ${e.message}; ending its processes\n`);
         }
-        await endGroup(driverProcess.pgid);
+        await endOwned(driverProcess.owner);
         await within(KILL_MS, 'the driver to exit', driverProcess.exited).catch(() => {});
       })();
       return closing;
