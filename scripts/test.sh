@@ -2,7 +2,8 @@
 # Every test payonce has: lints, native core tests, browser tests, then the release
 # build end to end against the local gateway. The browser and end-to-end tests run in
 # each of three engines: Chromium (headless), Firefox ESR (headless) and WebKitGTK
-# (under Xvfb: it has no headless mode). PAYONCE_ENGINES limits them (default: all three).
+# (on an Xvfb of its own, scripts/with-display.sh: it has no headless mode).
+# PAYONCE_ENGINES limits them (default: all three).
 # Installs whatever is missing first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,8 +57,9 @@ if has_engine firefox; then
 fi
 if has_engine webkit; then
   # Both --safari and --safaridriver: the runner's "Safari" driver is WebKitWebDriver here.
-  step "browser tests in WebKit: $(engine_version webkit) (wasm-pack test --safari, WebKitWebDriver, under xvfb-run)"
-  xvfb-run -a wasm-pack test --headless --safari --safaridriver "$(command -v WebKitWebDriver)" -- --features std
+  # An Xvfb that never resets, not xvfb-run's (scripts/with-display.sh says why).
+  step "browser tests in WebKit: $(engine_version webkit) (wasm-pack test --safari, WebKitWebDriver, on Xvfb)"
+  bash scripts/with-display.sh wasm-pack test --headless --safari --safaridriver "$(command -v WebKitWebDriver)" -- --features std
 fi
 
 step "release build"
@@ -76,10 +78,12 @@ step "package metadata (publint --strict on the packed files)"
 publint --strict
 
 # The same test files, the same assertions, once per engine (tests/e2e/harness.mjs).
+# harness.test.mjs also starts this engine in ways that must fail (a missing driver, a
+# browser that exits or never answers; for WebKit, a display that does not exist).
 for engine in $engines; do
   step "end-to-end tests in $engine: $(engine_version "$engine") (release build, local gateway)"
   if [ "$engine" = webkit ]; then
-    PAYONCE_ENGINE=webkit xvfb-run -a node --test --test-concurrency=1 tests/e2e/
+    PAYONCE_ENGINE=webkit bash scripts/with-display.sh node --test --test-concurrency=1 tests/e2e/
   else
     PAYONCE_ENGINE="$engine" node --test --test-concurrency=1 tests/e2e/
   fi

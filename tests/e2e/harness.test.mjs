@@ -2,13 +2,18 @@
 // names, so that the other e2e tests mean the same thing in Chromium, Firefox and WebKit:
 // init scripts run before the page's own, evaluate runs in the page's realm and returns
 // JSON values, contexts and pages keep storage apart as browsers do, two pages can be
-// driven at once, and problems() sees what goes wrong in a page.
+// driven at once, and problems() sees what goes wrong in a page. And the harness never
+// hangs: an engine that cannot start fails within a minute, naming the engine and the step,
+// with the driver's and the browser's last lines; a wait gives up and names what it waited
+// for; closing ends every process the engine started, even when the driver stopped answering.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, writeFile, rm, chmod } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, ENGINE } from './harness.mjs';
+import { setup, launchBrowser, ENGINE } from './harness.mjs';
 
 let env;
 let dir;
@@ -45,6 +50,10 @@ before(async () => {
   for (const [name, text] of Object.entries({
     'index.html': PAGE, 'page.js': PAGE_JS, 'after.js': AFTER_JS, 'problems.html': PROBLEMS, 'problems.js': PROBLEMS_JS,
   })) await writeFile(join(dir, name), text);
+  for (const [name, text] of Object.entries(FAKE_BROWSERS)) {
+    await writeFile(join(dir, name), text);
+    await chmod(join(dir, name), 0o755);
+  }
   env = await setup({
     roots: { '/h/': dir },
     headers: { 'Content-Security-Policy': "default-src 'self'; script-src 'self'" },
@@ -174,4 +183,156 @@ test('a page the gateway did not serve: problems() says it cannot see into it (F
   const withInit = await env.browser.newContext({ initScript: () => {} });
   await assert.rejects((await withInit.newPage()).goto(url), /init script did not run/);
   await withInit.close();
+});
+
+// --- Engines that cannot start, waits that cannot end --------------------------------------
+
+// Stand-ins for the browser binary: one that dies at once, one that never answers.
+const FAKE_BROWSERS = {
+  'exits-at-start': '#!/bin/sh\necho "fake browser: exits at start" >&2\nexit 1\n',
+  'never-answers': '#!/bin/sh\necho "fake browser: started, never answers" >&2\nexec sleep 600\n',
+};
+// The environment variable that names each engine's driver binary and browser binary (the
+// harness reads them at every start). Chromium's driver is playwright-core, in this process.
+const DRIVER_VAR = { chromium: 'CHROMIUM_PATH', firefox: 'GECKODRIVER', webkit: 'WEBKIT_DRIVER' }[ENGINE];
+const BROWSER_VAR = { chromium: 'CHROMIUM_PATH', firefox: 'FIREFOX_PATH', webkit: 'WEBKIT_BROWSER' }[ENGINE];
+// Where a start fails when the driver, or else the browser, does not come up.
+const DRIVER_STEP = ENGINE === 'chromium' ? 'browser launched' : 'driver listening';
+const BROWSER_STEP = ENGINE === 'chromium' ? 'browser launched' : 'session created';
+// A failure must arrive within a minute (two attempts at the start's deadline); the bound
+// here only leaves room for a loaded machine.
+const BOUND_MS = 90000;
+
+/** The live processes whose environment carries `mark`: all that a start spawned, however deep. */
+function marked(mark) {
+  const found = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z') continue;
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PAYONCE_E2E_MARK=${mark}`)) {
+        found.push({ pid: Number(pid), ppid: Number(ppid), command: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() });
+      }
+    } catch {} // gone meanwhile
+  }
+  return found;
+}
+
+/** Runs `fn` with these environment variables set (a start reads them), and a fresh mark. */
+async function withEnv(vars, fn) {
+  const mark = randomUUID();
+  const saved = {};
+  for (const [k, v] of Object.entries({ ...vars, PAYONCE_E2E_MARK: mark })) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+  try {
+    return await fn(mark);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** Starts a second browser of this engine up to its first page (a WebDriver engine starts at newContext). */
+async function startAnother() {
+  const browser = await launchBrowser({ prelude: env.prelude });
+  try {
+    const context = await browser.newContext();
+    await context.newPage();
+    return { browser, context };
+  } catch (e) {
+    await browser.close();
+    throw e;
+  }
+}
+
+/** Starts an engine that must fail; checks how it fails. */
+async function failsToStart(t, vars, { step, lines }) {
+  await withEnv(vars, async (mark) => {
+    const started = Date.now();
+    let error = null;
+    try {
+      const { browser } = await startAnother();
+      await browser.close();
+    } catch (e) {
+      error = e;
+    }
+    const ms = Date.now() - started;
+    assert.ok(error, 'the start succeeded');
+    t.diagnostic(`failed in ${(ms / 1000).toFixed(1)} s: ${error.message.split('\n')[0]}`);
+    assert.ok(error.message.startsWith(`${ENGINE}: `), `the message names the engine:\n${error.message}`);
+    assert.ok(error.message.includes(`step "${step}"`), `the message names the step "${step}":\n${error.message}`);
+    assert.match(error.message, lines, 'the message has the driver\'s or the browser\'s last lines');
+    assert.match(error.message, /attempt 2/, `a failed start is tried once more:\n${error.message}`);
+    assert.ok(ms < BOUND_MS, `the failure took ${ms} ms`);
+    assert.deepEqual(marked(mark), [], 'every process of the failed start has ended');
+  });
+}
+
+test(`an engine whose driver is not there fails at once, naming it (${DRIVER_VAR})`, async (t) => {
+  const missing = `/nonexistent/${ENGINE}-driver`;
+  await failsToStart(t, { [DRIVER_VAR]: missing }, { step: DRIVER_STEP, lines: new RegExp(missing) });
+});
+
+test(ENGINE === 'webkit'
+  ? 'a browser that cannot open its display (DISPLAY=:87): a clear failure, not a wait forever'
+  : `a browser that exits at start (${BROWSER_VAR}): a clear failure with its last lines`, async (t) => {
+  if (ENGINE === 'webkit') {
+    await failsToStart(t, { DISPLAY: ':87' }, { step: BROWSER_STEP, lines: /cannot open display: :87/ });
+  } else {
+    await failsToStart(t, { [BROWSER_VAR]: join(dir, 'exits-at-start') }, { step: BROWSER_STEP, lines: /fake browser: exits at start/ });
+  }
+});
+
+test(`a browser that never answers (${BROWSER_VAR}): the start gives up at its deadline, twice`, async (t) => {
+  // A short deadline for this test (PAYONCE_E2E_START_MS), so that it takes seconds, not a minute.
+  await failsToStart(t, { [BROWSER_VAR]: join(dir, 'never-answers'), PAYONCE_E2E_START_MS: '5000' },
+    { step: BROWSER_STEP, lines: /fake browser: started, never answers/ });
+});
+
+test('a promise that never settles: evaluate gives up after its timeout, naming what it waited for', async () => {
+  const { context, page } = await open();
+  const started = Date.now();
+  await assert.rejects(page.evaluate(() => new Promise(() => {}), undefined, { timeout: 1000 }),
+    (e) => e.message.startsWith(`${ENGINE}: `) && /evaluate/.test(e.message) && /new Promise/.test(e.message) && /1000 ms/.test(e.message));
+  assert.ok(Date.now() - started < BOUND_MS);
+  await assert.rejects(page.waitForFunction(() => false, undefined, { timeout: 500 }),
+    (e) => e.message.startsWith(`${ENGINE}: `) && /waiting for \(\) => false/.test(e.message));
+  // The page still answers.
+  assert.equal(await page.evaluate(() => 1 + 1), 2);
+  await context.close();
+});
+
+test('closing ends every process of the engine, even when its driver stopped answering', async () => {
+  await withEnv({}, async (mark) => {
+    // One browser closed the ordinary way.
+    const { browser } = await startAnother();
+    try {
+      const listed = new Set(browser.processes().map((p) => p.pid));
+      assert.ok(marked(mark).length > 0, 'the engine runs processes');
+      assert.deepEqual(marked(mark).filter((p) => !listed.has(p.pid)), [], 'browser.processes() lists them');
+    } finally {
+      await browser.close();
+    }
+    assert.deepEqual(marked(mark), [], 'closing the browser ended them all');
+    assert.deepEqual(browser.processes(), []);
+  });
+  await withEnv({}, async (mark) => {
+    // One whose driver (for Chromium, the browser process playwright talks to) is stopped.
+    const { browser } = await startAnother();
+    const started = Date.now();
+    try {
+      const driver = marked(mark).find((p) => p.ppid === process.pid);
+      assert.ok(driver, `no process of this engine is a child of this one: ${JSON.stringify(marked(mark))}`);
+      process.kill(driver.pid, 'SIGSTOP');
+    } finally {
+      await browser.close();
+    }
+    assert.ok(Date.now() - started < BOUND_MS, `closing took ${Date.now() - started} ms`);
+    assert.deepEqual(marked(mark), [], 'closing the browser ended them all');
+  });
 });
