@@ -15,7 +15,7 @@
 //! changes while a charge under it may exist, and storage holds nothing but
 //! records (key, fingerprint, endpoint, state, times, counters).
 //!
-//! Beside them, the parties real checkouts meet (issue #24), each drawn per
+//! Beside them, the parties real checkouts meet, each drawn per
 //! case ([`Parties`]; `PAYONCE_PARTIES=resend,already-used,header,page-wipes`
 //! or `none` forces a set, `already-used-declared` for a page that declares
 //! that server's 422): a transport that sends one request twice (the browser
@@ -977,7 +977,7 @@ proptest! {
     }
 }
 
-/// The parties of issue #24 in the cases their properties shrank to on the
+/// The model's parties in the cases their properties shrank to on the
 /// code they were found on (and the wipe right before a reload, written out):
 /// each must hold once the rules meet these parties.
 mod parties_found {

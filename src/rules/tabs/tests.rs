@@ -59,6 +59,28 @@ fn may_mint(effects: &[Effect]) -> Option<bool> {
     })
 }
 
+/// A tab that knows peer1 (it said Here), with payment 1 holding its lock
+/// and asking peer1: the effects of that ask.
+fn asking_peer1(t: &mut Tabs, s: &MemStore) -> Vec<Effect> {
+    opened(t, s, Some("payonce:tab:me1\npayonce:tab:peer1"));
+    t.handle(
+        Input::Message(
+            Message::Here {
+                from: "peer1",
+                to: "me1",
+            }
+            .encode(),
+        ),
+        0,
+        s,
+    );
+    drain(t);
+    let e = start(t, s, 1);
+    let (lock, _, _) = locks(&e)[0].clone();
+    t.handle(Input::Granted { lock, held: None }, 10, s);
+    drain(t)
+}
+
 /// A tab that opened and whose own lock was granted, with the lock manager
 /// listing `held` (None: it would not say). Returns the handshake timer.
 fn opened(t: &mut Tabs, s: &MemStore, held: Option<&str>) -> u32 {
@@ -170,23 +192,7 @@ fn a_tab_that_does_not_answer_gives_no_evidence_and_stays_known() {
 #[test]
 fn a_payment_that_answered_tabs_cleared_while_holding_its_lock_may_mint() {
     let (mut t, s) = (Tabs::new(), MemStore::default());
-    opened(&mut t, &s, Some("payonce:tab:me1\npayonce:tab:peer1"));
-    t.handle(
-        Input::Message(
-            Message::Here {
-                from: "peer1",
-                to: "me1",
-            }
-            .encode(),
-        ),
-        0,
-        &s,
-    );
-    drain(&mut t);
-    let e = start(&mut t, &s, 1);
-    let (lock, _, _) = locks(&e)[0].clone();
-    t.handle(Input::Granted { lock, held: None }, 10, &s);
-    drain(&mut t);
+    asking_peer1(&mut t, &s);
     let answer = Message::Answer {
         from: "peer1",
         to: "me1",
@@ -623,7 +629,7 @@ mod several {
         exhaustive(7, HOSTILE);
     }
 
-    /// Issue #24: a tab that stops running (an `alert()`, frozen) keeping its
+    /// A tab that stops running (an `alert()`, frozen) keeping its
     /// locks, then resumes.
     #[test]
     fn every_interleaving_of_two_tabs_one_stalling_to_a_depth() {
@@ -634,7 +640,7 @@ mod several {
         exhaustive(6, stall);
     }
 
-    /// Issue #24: beside the two tabs, one of another payonce version.
+    /// Beside the two tabs, one of another payonce version.
     #[test]
     fn every_interleaving_of_two_tabs_and_one_of_another_version_to_a_depth() {
         let old_peer = Faults {
@@ -662,23 +668,7 @@ fn a_tab_that_leaves_without_answering_gives_no_evidence() {
     // the old page), says goodbye, and its new page, whose storage holds the
     // cart's key, has not been heard yet.
     let (mut t, s) = (Tabs::new(), MemStore::default());
-    opened(&mut t, &s, Some("payonce:tab:me1\npayonce:tab:peer1"));
-    t.handle(
-        Input::Message(
-            Message::Here {
-                from: "peer1",
-                to: "me1",
-            }
-            .encode(),
-        ),
-        0,
-        &s,
-    );
-    drain(&mut t);
-    let e = start(&mut t, &s, 1);
-    let (lock, _, _) = locks(&e)[0].clone();
-    t.handle(Input::Granted { lock, held: None }, 10, &s);
-    drain(&mut t);
+    asking_peer1(&mut t, &s);
     t.handle(
         Input::Message(Message::Bye { from: "peer1" }.encode()),
         20,
@@ -695,23 +685,7 @@ fn a_silent_tab_the_lock_manager_shows_gone_is_evidence_but_a_new_one_is_not() {
         ("payonce:tab:me1\npayonce:tab:new1", false),
     ] {
         let (mut t, s) = (Tabs::new(), MemStore::default());
-        opened(&mut t, &s, Some("payonce:tab:me1\npayonce:tab:peer1"));
-        t.handle(
-            Input::Message(
-                Message::Here {
-                    from: "peer1",
-                    to: "me1",
-                }
-                .encode(),
-            ),
-            0,
-            &s,
-        );
-        drain(&mut t);
-        let e = start(&mut t, &s, 1);
-        let (lock, _, _) = locks(&e)[0].clone();
-        t.handle(Input::Granted { lock, held: None }, 10, &s);
-        let ask = timers(&drain(&mut t))[0];
+        let ask = timers(&asking_peer1(&mut t, &s))[0];
         t.handle(Input::Fired { timer: ask.0 }, 1010, &s);
         drain(&mut t);
         // peer1 closed without a goodbye; maybe another page of the origin just loaded.

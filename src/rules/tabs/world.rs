@@ -4,7 +4,7 @@
 //! and real [`Payment`]s over its own storage; the world performs their
 //! effects with a model channel (messages delayed, reordered, lost or
 //! duplicated), a model lock manager, timers and a hostile same-origin peer.
-//! Two parties real checkouts meet (issue #24) are held to one charge per
+//! Two parties real checkouts meet are held to one charge per
 //! cart: a tab that stops running for a while and resumes ([`Faults::stall`]),
 //! and a tab of another payonce version ([`Faults::old_peer`], [`OldPeer`]).
 //!
@@ -1171,7 +1171,8 @@ impl World {
 /// same locks as this version: `payonce:tab:<id>` while it is open, and the
 /// cart's pay lock by its own rules. It speaks a protocol version this one
 /// cannot read (its messages fail to parse here), and reads nothing this one
-/// posts. Its rules, in short those of the release before #24: the lock
+/// posts. Its rules, in short those of a release before a lone tab took its
+/// payment's lock and before silence stopped counting as evidence: the lock
 /// manager's list, when its own tab lock is granted, tells it whether other
 /// tabs exist. If so, a payment takes the cart's pay lock (waiting until its
 /// deadline at most), asks the others (nobody can answer it) and after
