@@ -3,7 +3,7 @@
 //! This file holds only what JavaScript sees. The rules live in `rules`
 //! (pure Rust, tested natively), with the payment state machine at their
 //! heart; the browser plumbing lives in `browser`; `checkout` drives the
-//! machine with fetch and timers, and `guard` is the PayButton.
+//! machine with fetch and timers, and `button` is the PayButton.
 //!
 //! The shipped wasm is `no_std`: Rust's std would bring its panic and
 //! formatting machinery, which was a third of the module. Feature `std` links
@@ -20,14 +20,14 @@ mod checkout;
 // On the host only the tests use the rules (the browser layer is wasm32-only);
 // the wasm32 build still flags anything unused.
 #[cfg(target_arch = "wasm32")]
-mod guard;
+mod button;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod rules;
 
 #[cfg(target_arch = "wasm32")]
 pub use exports::*;
 #[cfg(target_arch = "wasm32")]
-pub use guard::PayButton;
+pub use button::PayButton;
 
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]

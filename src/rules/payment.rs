@@ -65,12 +65,14 @@ pub trait Body {
 }
 
 /// The model servers' bodies: the label alone decides.
+#[cfg(test)]
 impl Body for () {
     fn is_page(&self) -> bool {
         true
     }
 }
 
+#[cfg(test)]
 impl Body for u32 {
     fn is_page(&self) -> bool {
         true
