@@ -16,7 +16,9 @@ pub enum Code {
     Timeout,
     /// The server answered with a status that is not a success.
     Http,
-    /// The server is still processing an earlier request with this key (409).
+    /// The server is still processing an earlier request with this key (409),
+    /// or another tab may be paying the same details and gave no evidence in
+    /// time that it is not (nothing was sent).
     Conflict,
     /// The server asked us to slow down (429).
     RateLimited,
