@@ -25,9 +25,9 @@ mod button;
 mod rules;
 
 #[cfg(target_arch = "wasm32")]
-pub use exports::*;
-#[cfg(target_arch = "wasm32")]
 pub use button::PayButton;
+#[cfg(target_arch = "wasm32")]
+pub use exports::*;
 
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
