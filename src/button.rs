@@ -5,6 +5,7 @@
 
 use crate::browser::endpoint;
 use crate::browser::js::{self, Brand, Local};
+use crate::browser::objects;
 use crate::browser::tabs::{self, PeerWatcher};
 use crate::checkout::{self, Settled, Watcher};
 use crate::rules::record::{Record, State};
@@ -173,7 +174,7 @@ impl PayButton {
     pub fn new(element: JsValue, options: JsValue) -> Result<PayButton, JsValue> {
         let element = payable(element)?;
         if BOUND.with(|b| b.borrow().iter().any(|e| Object::is(e, &element))) {
-            return Err(checkout::invalid_input(
+            return Err(objects::invalid_input(
                 "this element already has a PayButton; call free() on that one before binding another",
             ));
         }
@@ -185,7 +186,7 @@ impl PayButton {
             let endpoint = if endpoint.is_undefined() || endpoint.is_null() {
                 None
             } else {
-                let e = endpoint::endpoint(&endpoint).map_err(|m| checkout::invalid_input(&m))?;
+                let e = endpoint::endpoint(&endpoint).map_err(|m| objects::invalid_input(&m))?;
                 Some(e)
             };
             let labels = js::own(&options, "labels").unwrap_or(JsValue::UNDEFINED);
@@ -254,7 +255,7 @@ impl Drop for PayButton {
 /// `disabled` works on for a whole checkout action).
 fn payable(value: JsValue) -> Result<Element, JsValue> {
     let refuse = |what: &str| {
-        checkout::invalid_input(&cat(&[
+        objects::invalid_input(&cat(&[
             "PayButton needs a <button> or <fieldset> element; got ",
             what,
         ]))

@@ -48,6 +48,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 mod exports {
     //! Everything JavaScript calls.
     use crate::browser::endpoint;
+    use crate::browser::objects;
     use crate::browser::storage::SessionStore;
     use crate::checkout;
     use crate::rules::error::PayError;
@@ -66,9 +67,9 @@ mod exports {
     #[wasm_bindgen(js_name = newIdempotencyKey, skip_typescript)]
     pub fn new_idempotency_key() -> Result<String, JsValue> {
         if checkout::crypto_available() {
-            checkout::new_key().map_err(checkout::error_to_js)
+            checkout::new_key().map_err(objects::error_to_js)
         } else {
-            Err(checkout::error_to_js(PayError::invalid(
+            Err(objects::error_to_js(PayError::invalid(
                 "this page has no crypto.getRandomValues",
             )))
         }
@@ -88,7 +89,7 @@ mod exports {
         };
         checkout::pending(endpoint.as_deref())
             .iter()
-            .map(|r| JsValue::from(checkout::record_to_js(r)))
+            .map(|r| JsValue::from(objects::record_to_js(r)))
             .collect()
     }
 
