@@ -14,12 +14,12 @@ use crate::browser::js::{self, Local};
 use crate::browser::objects::{error_to_js, invalid_input, success_to_js, JsObserver};
 use crate::browser::options::{self, Options};
 use crate::browser::storage::SessionStore;
-use crate::browser::tabs::{self, TabStore};
+use crate::browser::tabs;
 use crate::rules::error::{Code, PayError};
 use crate::rules::json::{self, MAX_BODY_BYTES};
 use crate::rules::key;
 use crate::rules::lifecycle::{resolve, unheard, Lookup};
-use crate::rules::payment::{Effect, Input, Outcome, Payment};
+use crate::rules::payment::{Input, Io, Observer, Outcome, Payment};
 use crate::rules::record::{fingerprint, Record, State};
 use crate::rules::retry::Policy;
 use crate::rules::store::Store;
@@ -314,7 +314,7 @@ enum Waiting {
 struct Flight {
     id: u32,
     /// `None` while other tabs are heard, before the key is chosen.
-    payment: Option<Payment>,
+    payment: Option<Payment<JsValue>>,
     policy: Policy,
     /// What choosing the key needs, while other tabs are heard.
     coordination: Option<KeyChoice>,
@@ -344,19 +344,32 @@ impl Job {
         let mut input = flight.input(value, ok)?;
         loop {
             let payment = flight.payment.as_mut()?;
-            let effect = payment.handle(
+            let (mut saved, mut events) = (Vec::new(), Vec::new());
+            let io = payment.step(
                 input,
                 now_ms(),
                 js_sys::Math::random(),
-                &TabStore,
-                &flight.observer,
+                &SessionStore,
+                |r| saved.push(r.clone()),
+                |e| events.push(e),
             );
-            input = match effect {
-                Effect::Send(req) => {
-                    match flight
-                        .transport
-                        .send(req.endpoint, req.key, &flight.body, req.timeout_ms)
-                    {
+            // Page code (the tabs' channel, the caller's onEvent) runs after
+            // the machine's step, never inside it.
+            for record in saved {
+                tabs::saved(record);
+            }
+            for event in &events {
+                flight.observer.event(event);
+            }
+            let io = io?;
+            input = match io {
+                Io::Send(req) => {
+                    match flight.transport.send(
+                        &req.endpoint,
+                        &req.key,
+                        &flight.body,
+                        req.timeout_ms,
+                    ) {
                         Ok((promise, guard)) => {
                             flight.waiting = Waiting::Fetch(guard);
                             return Some(promise);
@@ -364,8 +377,7 @@ impl Job {
                         Err(failure) => Input::NoAnswer(failure),
                     }
                 }
-                Effect::ReadBody => match core::mem::replace(&mut flight.waiting, Waiting::Nothing)
-                {
+                Io::ReadBody => match core::mem::replace(&mut flight.waiting, Waiting::Nothing) {
                     Waiting::Head(guard, text) => {
                         let text = guard.race(&text);
                         flight.waiting = Waiting::Body(guard);
@@ -376,11 +388,11 @@ impl Job {
                         "the response body was lost".into(),
                     )),
                 },
-                Effect::Sleep(ms) => {
+                Io::Sleep(ms) => {
                     flight.waiting = Waiting::Sleep;
                     return Some(js::sleep(ms as f64, flight.signal.clone()));
                 }
-                Effect::Done(outcome) => {
+                Io::Done(outcome) => {
                     flight.finish(outcome);
                     return None;
                 }

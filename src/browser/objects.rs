@@ -73,9 +73,9 @@ pub(crate) fn error_to_js(e: JsError) -> JsValue {
 pub(crate) struct JsObserver(pub(crate) Option<Function>);
 
 impl Observer for JsObserver {
-    fn event(&self, event: Event<'_>) {
+    fn event(&self, event: &Event) {
         let Some(callback) = &self.0 else { return };
-        let fields: Vec<(&str, JsValue)> = match event {
+        let fields: Vec<(&str, JsValue)> = match event.clone() {
             Event::Attempt { key, attempt } => vec![
                 ("type", "attempt".into()),
                 ("key", key.into()),

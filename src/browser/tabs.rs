@@ -183,6 +183,7 @@ fn perform(effect: Effect) {
             }
         }
         Effect::Adopted { record, continued } => {
+            SessionStore.save(&record);
             for w in watchers() {
                 w.saved_elsewhere(&record, continued);
             }
@@ -299,35 +300,9 @@ pub fn watch(watcher: Weak<dyn PeerWatcher>) {
     });
 }
 
-/// The page's store, telling the tabs machine each record it saves.
-pub struct TabStore;
-
-impl Store for TabStore {
-    fn by_key(&self, key: &str) -> Option<Record> {
-        SessionStore.by_key(key)
-    }
-
-    fn by_fingerprint(&self, fingerprint: &str) -> Option<Record> {
-        SessionStore.by_fingerprint(fingerprint)
-    }
-
-    fn all(&self) -> Vec<Record> {
-        SessionStore.all()
-    }
-
-    fn save(&self, record: &Record) -> bool {
-        let stored = SessionStore.save(record);
-        feed(Input::Saved(record.clone()));
-        stored
-    }
-
-    fn remove(&self, key: &str) -> bool {
-        SessionStore.remove(key)
-    }
-
-    fn sweep(&self, now_ms: u64) {
-        SessionStore.sweep(now_ms);
-    }
+/// This tab saved the record: the other tabs hear of it.
+pub fn saved(record: Record) {
+    feed(Input::Saved(record));
 }
 
 /// A string no longer than `max` UTF-16 code units, copied into wasm only then.

@@ -9,24 +9,28 @@
 //! key goes out on every attempt, which answers are retried and for how long,
 //! which retire the key, and what the caller is told.
 //!
-//! The store and the observer are sinks the machine writes to as it goes (the
-//! store keeps a copy in memory and never fails, see [`Store`]).
+//! The machine performs nothing itself: it asks for each record to be saved
+//! ([`Effect::Save`], answered with [`Input::Saved`] before the request may
+//! leave) and hands out its [`Event`]s as effects, so no page code runs
+//! inside [`Payment::handle`]. [`Payment::step`] is the one loop that performs
+//! those saves against a [`Store`] and collects the events, for every driver.
 
 use super::error::{Code, PayError};
 use super::record::{Record, State, MAX_ATTEMPTS};
 use super::retry::{self, Policy, Verdict};
 use super::store::Store;
 use super::text::{cat, num};
+use alloc::collections::VecDeque;
 use alloc::string::String;
 
 /// One attempt's request: the same endpoint and key on every attempt (the
 /// body is the interpreter's, unchanged for the whole payment).
-#[derive(Debug, PartialEq, Eq)]
-pub struct Request<'a> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
     /// Where to POST: the caller's endpoint, which the record was matched against.
-    pub endpoint: &'a str,
+    pub endpoint: String,
     /// The idempotency key.
-    pub key: &'a str,
+    pub key: String,
     /// 1 for the first attempt of this call.
     pub attempt: u32,
     /// How long the attempt may take, body included. The interpreter ends it
@@ -105,13 +109,21 @@ pub enum Input<B> {
     Slept,
     /// The caller's signal fired (at any stage).
     Aborted,
+    /// The record asked for by [`Effect::Save`] was saved; `stored`: storage
+    /// took it (memory always does).
+    Saved(bool),
 }
 
 /// What to do next.
 #[derive(Debug)]
-pub enum Effect<'a, B> {
+pub enum Effect<B> {
+    /// Save this record, then feed [`Input::Saved`]. Before each request the
+    /// machine asks for nothing else until it is fed that.
+    Save(Record),
+    /// Tell the caller's observer.
+    Event(Event),
     /// Send this request, then feed [`Input::Answered`] or [`Input::NoAnswer`].
-    Send(Request<'a>),
+    Send(Request),
     /// Read the body, then feed [`Input::BodyRead`] or [`Input::NoAnswer`].
     ReadBody,
     /// Wait this many milliseconds, then feed [`Input::Slept`] (or [`Input::Aborted`]).
@@ -140,11 +152,11 @@ pub struct Success<B> {
 
 /// What payonce is doing, for logs and UIs.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Event<'a> {
+pub enum Event {
     /// A request is about to leave.
     Attempt {
         /// The key sent.
-        key: &'a str,
+        key: String,
         /// 1-based, within this call.
         attempt: u32,
     },
@@ -178,21 +190,38 @@ pub enum Event<'a> {
     /// across a reload.
     NotSaved {
         /// The key whose record only memory holds.
-        key: &'a str,
+        key: String,
     },
 }
 
 /// Receives [`Event`]s.
 pub trait Observer {
     /// Called for each event; must not fail.
-    fn event(&self, event: Event<'_>);
+    fn event(&self, event: &Event);
+}
+
+/// What a payment asks of the world once its saves are done (see [`Payment::step`]).
+#[derive(Debug)]
+pub enum Io<B> {
+    /// Send this request, then feed [`Input::Answered`] or [`Input::NoAnswer`].
+    Send(Request),
+    /// Read the body, then feed [`Input::BodyRead`] or [`Input::NoAnswer`].
+    ReadBody,
+    /// Wait this many milliseconds, then feed [`Input::Slept`] (or [`Input::Aborted`]).
+    Sleep(u64),
+    /// Finished: feed nothing more.
+    Done(Outcome<B>),
 }
 
 /// Where the machine stands, so an input out of order is refused, not obeyed.
 #[derive(Debug)]
-enum Stage {
+enum Stage<B> {
     /// Nothing sent yet in this call.
     Ready,
+    /// The record is being saved; the request leaves once it is.
+    Saving,
+    /// The settled record is being saved; then this is the outcome.
+    Settling(Outcome<B>),
     /// A request is on the wire.
     Sending,
     /// The head is in; the body is being read.
@@ -204,16 +233,17 @@ enum Stage {
 }
 
 /// One payment's attempts. Made from the record [`super::lifecycle::resolve`] chose.
-pub struct Payment {
+pub struct Payment<B> {
     record: Record,
     attempt: u32,
     policy: Policy,
-    stage: Stage,
+    stage: Stage<B>,
     /// The observer has heard [`Event::NotSaved`] in this call.
     told_not_saved: bool,
+    effects: VecDeque<Effect<B>>,
 }
 
-impl Payment {
+impl<B: Body> Payment<B> {
     /// A payment for `record` (whose endpoint is the caller's).
     pub fn new(record: Record, policy: Policy) -> Self {
         Payment {
@@ -222,29 +252,69 @@ impl Payment {
             policy,
             stage: Stage::Ready,
             told_not_saved: false,
+            effects: VecDeque::new(),
         }
     }
 
-    /// Takes what happened and says what to do next. `now_ms` is the wall
-    /// clock, `unit` a random number in `[0, 1)` for the backoff's jitter.
-    pub fn handle<B: Body>(
+    /// The next effect, oldest first.
+    pub fn poll(&mut self) -> Option<Effect<B>> {
+        self.effects.pop_front()
+    }
+
+    /// Feeds `input` and performs what the machine asks of storage (each save
+    /// answered at once) until it asks for I/O, which is returned; `saved` is
+    /// told of every record saved (the tabs machine announces them), `event`
+    /// of every event. `None`: the input asked for nothing (out of order).
+    pub fn step(
         &mut self,
         input: Input<B>,
         now_ms: u64,
         unit: f64,
         store: &impl Store,
-        observer: &impl Observer,
-    ) -> Effect<'_, B> {
-        match (core::mem::replace(&mut self.stage, Stage::Done), input) {
-            (Stage::Ready, Input::Start) | (Stage::Sleeping, Input::Slept) => {
-                self.send(now_ms, store, observer)
+        mut saved: impl FnMut(&Record),
+        mut event: impl FnMut(Event),
+    ) -> Option<Io<B>> {
+        self.handle(input, now_ms, unit);
+        while let Some(effect) = self.poll() {
+            match effect {
+                Effect::Save(record) => {
+                    let stored = store.save(&record);
+                    saved(&record);
+                    self.handle(Input::Saved(stored), now_ms, unit);
+                }
+                Effect::Event(e) => event(e),
+                Effect::Send(req) => return Some(Io::Send(req)),
+                Effect::ReadBody => return Some(Io::ReadBody),
+                Effect::Sleep(ms) => return Some(Io::Sleep(ms)),
+                Effect::Done(outcome) => return Some(Io::Done(outcome)),
             }
+        }
+        None
+    }
+
+    /// Takes what happened; what to do next is queued for [`Payment::poll`].
+    /// `now_ms` is the wall clock, `unit` a random number in `[0, 1)` for the
+    /// backoff's jitter.
+    pub fn handle(&mut self, input: Input<B>, now_ms: u64, unit: f64) {
+        let next = self.next(input, now_ms, unit);
+        self.effects.push_back(next);
+    }
+
+    fn event(&mut self, event: Event) {
+        self.effects.push_back(Effect::Event(event));
+    }
+
+    fn next(&mut self, input: Input<B>, now_ms: u64, unit: f64) -> Effect<B> {
+        match (core::mem::replace(&mut self.stage, Stage::Done), input) {
+            (Stage::Ready, Input::Start) | (Stage::Sleeping, Input::Slept) => self.save(now_ms),
+            (Stage::Saving, Input::Saved(stored)) => self.send(stored),
+            (Stage::Settling(outcome), Input::Saved(_)) => Effect::Done(outcome),
             // Nothing leaves, and nothing is written, once the caller has aborted.
             (Stage::Ready | Stage::Sleeping, Input::Aborted) => {
                 Effect::Done(Err(self.failure(Code::Aborted, None, None, false)))
             }
             (Stage::Sending, Input::Answered(head)) => {
-                observer.event(Event::Response {
+                self.event(Event::Response {
                     attempt: self.attempt,
                     status: head.status,
                     replayed: head.replayed,
@@ -253,7 +323,7 @@ impl Payment {
                 Effect::ReadBody
             }
             (Stage::Reading(head), Input::BodyRead(body)) => {
-                self.answered(head, body, now_ms, unit, store, observer)
+                self.answered(head, body, now_ms, unit)
             }
             // The status is the server's answer; a final no stands without its
             // body (a paid payment stays paid: it waits for an answer that says so).
@@ -266,14 +336,14 @@ impl Payment {
             {
                 match retry::classify(head.status, &self.policy.dialect) {
                     Verdict::Finished => Effect::Done(Err(self.finished(&head, None))),
-                    _ => self.refused(&head, None, now_ms, store),
+                    _ => self.refused(&head, None, now_ms),
                 }
             }
             (Stage::Sending | Stage::Reading(_), Input::NoAnswer(failure)) => {
-                self.no_answer(failure, unit, observer)
+                self.no_answer(failure, unit)
             }
             (Stage::Sending | Stage::Reading(_), Input::Aborted) => {
-                self.no_answer(Failure::Aborted, unit, observer)
+                self.no_answer(Failure::Aborted, unit)
             }
             // An interpreter bug. The safe reading: the outcome is unknown, the key is kept.
             (_, _) => Effect::Done(Err(self.failure(Code::Network, None, None, true))),
@@ -281,43 +351,36 @@ impl Payment {
     }
 
     /// Starts the next attempt: the record is saved before anything leaves.
-    fn send<B>(
-        &mut self,
-        now_ms: u64,
-        store: &impl Store,
-        observer: &impl Observer,
-    ) -> Effect<'_, B> {
+    fn save(&mut self, now_ms: u64) -> Effect<B> {
         self.attempt += 1;
         self.record.attempts = self.record.attempts.saturating_add(1).min(MAX_ATTEMPTS);
         self.record.updated_ms = now_ms;
-        if !store.save(&self.record) && !self.told_not_saved {
+        self.stage = Stage::Saving;
+        Effect::Save(self.record.clone())
+    }
+
+    /// The record is saved (`stored`: storage took it): the request leaves.
+    fn send(&mut self, stored: bool) -> Effect<B> {
+        if !stored && !self.told_not_saved {
             self.told_not_saved = true;
-            observer.event(Event::NotSaved {
-                key: &self.record.key,
+            self.event(Event::NotSaved {
+                key: self.record.key.clone(),
             });
         }
-        observer.event(Event::Attempt {
-            key: &self.record.key,
+        self.event(Event::Attempt {
+            key: self.record.key.clone(),
             attempt: self.attempt,
         });
         self.stage = Stage::Sending;
         Effect::Send(Request {
-            endpoint: &self.record.endpoint,
-            key: &self.record.key,
+            endpoint: self.record.endpoint.clone(),
+            key: self.record.key.clone(),
             attempt: self.attempt,
             timeout_ms: self.policy.timeout_ms,
         })
     }
 
-    fn answered<B: Body>(
-        &mut self,
-        head: Head,
-        body: B,
-        now_ms: u64,
-        unit: f64,
-        store: &impl Store,
-        observer: &impl Observer,
-    ) -> Effect<'_, B> {
+    fn answered(&mut self, head: Head, body: B, now_ms: u64, unit: f64) -> Effect<B> {
         let verdict = retry::classify(head.status, &self.policy.dialect);
         // A payment recorded as paid stays paid whatever a later answer says
         // (a server that refuses repeats of a finished key, a fingerprint that
@@ -342,16 +405,16 @@ impl Payment {
                 return Effect::Done(Err(err));
             }
             Verdict::Success => {
-                self.settle(State::Succeeded, now_ms, store);
-                return Effect::Done(Ok(Success {
+                let paid = Success {
                     key: self.record.key.clone(),
                     status: head.status,
                     attempts: self.attempt,
                     replayed: head.replayed,
                     body,
-                }));
+                };
+                return self.settle(State::Succeeded, now_ms, Ok(paid));
             }
-            Verdict::Definitive(_) => return self.refused(&head, Some(body), now_ms, store),
+            Verdict::Definitive(_) => return self.refused(&head, Some(body), now_ms),
             // A redirect will redirect again; an odd status may not come back.
             Verdict::Unknown(code) => {
                 let retryable = code != Code::Redirect;
@@ -372,12 +435,12 @@ impl Payment {
             .retry_after
             .as_deref()
             .and_then(|v| retry::parse_retry_after(v, now_ms));
-        self.again(code, retry_after_ms, unit, observer, Some((head, body)))
+        self.again(code, retry_after_ms, unit, Some((head, body)))
     }
 
     /// "A request with this key already finished", without its status: the
     /// outcome is unknown, the key kept, and retrying will not tell.
-    fn finished<B>(&self, head: &Head, body: Option<B>) -> PayError<B> {
+    fn finished(&self, head: &Head, body: Option<B>) -> PayError<B> {
         let mut err = self.failure(Code::Http, Some(head), body, false);
         err.message = messages::finished(head.status);
         err
@@ -393,13 +456,7 @@ impl Payment {
     /// copy charged and its answer lost); and a status a layer in front of
     /// the key store answers without looking at the key ([`is_gate`]), for the
     /// same reason. Then the key is kept and the outcome stays unknown.
-    fn refused<B>(
-        &mut self,
-        head: &Head,
-        body: Option<B>,
-        now_ms: u64,
-        store: &impl Store,
-    ) -> Effect<'_, B> {
+    fn refused(&mut self, head: &Head, body: Option<B>, now_ms: u64) -> Effect<B> {
         let code = match retry::classify(head.status, &self.policy.dialect) {
             Verdict::Definitive(code) => code,
             _ => Code::Http,
@@ -418,25 +475,19 @@ impl Payment {
             };
             return Effect::Done(Err(err));
         }
-        self.settle(State::Failed, now_ms, store);
         let mut err = self.failure(code, Some(head), body, false);
         err.key_kept = false;
         err.message = messages::refused(code, head.status);
-        Effect::Done(Err(err))
+        self.settle(State::Failed, now_ms, Err(err))
     }
 
-    fn no_answer<B>(
-        &mut self,
-        failure: Failure,
-        unit: f64,
-        observer: &impl Observer,
-    ) -> Effect<'_, B> {
+    fn no_answer(&mut self, failure: Failure, unit: f64) -> Effect<B> {
         let (code, cause) = match failure {
             Failure::Aborted => (Code::Aborted, None),
             Failure::Timeout => (Code::Timeout, None),
             Failure::Network(cause) => (Code::Network, Some(cause)),
         };
-        observer.event(Event::NoResponse {
+        self.event(Event::NoResponse {
             attempt: self.attempt,
             code,
         });
@@ -449,24 +500,23 @@ impl Payment {
                 err.message = cat(&[&err.message, " (browser said: ", &cause, ")"]);
                 Effect::Done(Err(err))
             }
-            _ => self.again(code, None, unit, observer, None),
+            _ => self.again(code, None, unit, None),
         }
     }
 
     /// Waits and tries again, or gives up when the retries or the server's
     /// patience are spent.
-    fn again<B>(
+    fn again(
         &mut self,
         code: Code,
         retry_after_ms: Option<u64>,
         unit: f64,
-        observer: &impl Observer,
         answer: Option<(Head, B)>,
-    ) -> Effect<'_, B> {
+    ) -> Effect<B> {
         let attempt = self.attempt;
         match retry::delay_ms(&self.policy, attempt, retry_after_ms, unit) {
             Some(delay_ms) if attempt <= self.policy.max_retries => {
-                observer.event(Event::Backoff {
+                self.event(Event::Backoff {
                     retry: attempt,
                     delay_ms,
                     reason: code,
@@ -484,14 +534,16 @@ impl Payment {
         }
     }
 
-    fn settle(&mut self, state: State, now_ms: u64, store: &impl Store) {
+    /// The record settles: it is saved, then `outcome` is given.
+    fn settle(&mut self, state: State, now_ms: u64, outcome: Outcome<B>) -> Effect<B> {
         self.record.settle(state, now_ms, self.policy.key_ttl_ms);
-        store.save(&self.record);
+        self.stage = Stage::Settling(outcome);
+        Effect::Save(self.record.clone())
     }
 
     /// The error for an outcome in which the key is kept (see `answered` for
     /// the one that retires it).
-    fn failure<B>(
+    fn failure(
         &self,
         code: Code,
         head: Option<&Head>,
@@ -728,7 +780,7 @@ pub(crate) mod tests {
     pub struct Log(pub RefCell<Vec<String>>);
 
     impl Observer for Log {
-        fn event(&self, e: Event<'_>) {
+        fn event(&self, e: &Event) {
             self.0.borrow_mut().push(format!("{e:?}"));
         }
     }
@@ -737,12 +789,19 @@ pub(crate) mod tests {
     pub struct Silent;
 
     impl Observer for Silent {
-        fn event(&self, _: Event<'_>) {}
+        fn event(&self, _: &Event) {}
+    }
+
+    /// One input, with the machine's saves performed against `s` (by
+    /// [`Payment::step`]), to the I/O it asks for next.
+    pub fn h<B: Body>(p: &mut Payment<B>, input: Input<B>, s: &MemStore) -> Io<B> {
+        p.step(input, 1000, 0.5, s, |_| {}, |_| {})
+            .expect("an effect for every input")
     }
 
     /// The test interpreter: performs each effect against the script.
     pub fn drive(
-        mut payment: Payment,
+        mut payment: Payment<u32>,
         server: &Server,
         clock: &FakeClock,
         store: &MemStore,
@@ -751,12 +810,17 @@ pub(crate) mod tests {
         let mut input = Input::Start;
         let mut body = None;
         loop {
-            input = match payment.handle(input, clock.now.get(), 0.5, store, observer) {
-                Effect::Send(req) => {
-                    server
-                        .sent
-                        .borrow_mut()
-                        .push((req.endpoint.into(), req.key.into()));
+            let io = payment.step(
+                input,
+                clock.now.get(),
+                0.5,
+                store,
+                |_| {},
+                |e| observer.event(&e),
+            );
+            input = match io.expect("an effect for every input") {
+                Io::Send(req) => {
+                    server.sent.borrow_mut().push((req.endpoint, req.key));
                     let answer = server
                         .script
                         .borrow_mut()
@@ -775,8 +839,8 @@ pub(crate) mod tests {
                         Err(failure) => Input::NoAnswer(failure),
                     }
                 }
-                Effect::ReadBody => Input::BodyRead(body.take().expect("a body to read")),
-                Effect::Sleep(ms) => {
+                Io::ReadBody => Input::BodyRead(body.take().expect("a body to read")),
+                Io::Sleep(ms) => {
                     clock.sleeps.borrow_mut().push(ms);
                     clock.now.set(clock.now.get() + ms);
                     if clock.abort_on_sleep.get() {
@@ -785,7 +849,7 @@ pub(crate) mod tests {
                         Input::Slept
                     }
                 }
-                Effect::Done(outcome) => return outcome,
+                Io::Done(outcome) => return outcome,
             }
         }
     }
@@ -814,7 +878,7 @@ pub(crate) mod tests {
         now: u64,
         key: Option<&str>,
         mint: &'static str,
-    ) -> Result<Payment, PayError<u32>> {
+    ) -> Result<Payment<u32>, PayError<u32>> {
         let fp = fp();
         let record = resolve(s, &lookup(now, &fp, key), || Ok(mint.to_owned()))?;
         Ok(Payment::new(record, Policy::default()))
@@ -832,21 +896,15 @@ pub(crate) mod tests {
 
     /// Starts `p` and gives it a 200 head (an HTML page's, or not): the
     /// machine then asks for the body.
-    fn answer_200<B: Body + core::fmt::Debug>(p: &mut Payment, s: &MemStore, html: bool) {
-        assert!(matches!(
-            p.handle::<B>(Input::Start, 1000, 0.5, s, &Silent),
-            Effect::Send(_)
-        ));
+    fn answer_200<B: Body + core::fmt::Debug>(p: &mut Payment<B>, s: &MemStore, html: bool) {
+        assert!(matches!(h::<B>(p, Input::Start, s), Io::Send(_)));
         let head = Head {
             status: 200,
             retry_after: None,
             replayed: false,
             html,
         };
-        assert!(matches!(
-            p.handle::<B>(Input::Answered(head), 1000, 0.5, s, &Silent),
-            Effect::ReadBody
-        ));
+        assert!(matches!(h::<B>(p, Input::Answered(head), s), Io::ReadBody));
     }
 
     #[test]
@@ -884,8 +942,11 @@ pub(crate) mod tests {
             s.all().is_empty(),
             "nothing is written before the payment starts"
         );
-        match p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent) {
-            Effect::Send(req) => assert_eq!((req.endpoint, req.key, req.attempt), (EP, "k1", 1)),
+        match h::<u32>(&mut p, Input::Start, &s) {
+            Io::Send(req) => assert_eq!(
+                (req.endpoint.as_str(), req.key.as_str(), req.attempt),
+                (EP, "k1", 1)
+            ),
             other => panic!("{other:?}"),
         }
         let saved = s.all();
@@ -896,8 +957,8 @@ pub(crate) mod tests {
     fn an_abort_before_the_first_send_writes_nothing() {
         let s = MemStore::default();
         let mut p = start(&s, 1000, None, "k1").unwrap();
-        match p.handle::<u32>(Input::Aborted, 1000, 0.5, &s, &Silent) {
-            Effect::Done(Err(e)) => {
+        match h::<u32>(&mut p, Input::Aborted, &s) {
+            Io::Done(Err(e)) => {
                 assert_eq!((e.code, e.attempts, e.key_kept), (Code::Aborted, 0, true))
             }
             other => panic!("{other:?}"),
@@ -910,8 +971,8 @@ pub(crate) mod tests {
         let s = MemStore::default();
         let mut p = start(&s, 1000, None, "k1").unwrap();
         answer_200::<u32>(&mut p, &s, false);
-        match p.handle::<u32>(Input::Aborted, 1000, 0.5, &s, &Silent) {
-            Effect::Done(Err(e)) => assert_eq!((e.code, e.attempts), (Code::Aborted, 1)),
+        match h::<u32>(&mut p, Input::Aborted, &s) {
+            Io::Done(Err(e)) => assert_eq!((e.code, e.attempts), (Code::Aborted, 1)),
             other => panic!("{other:?}"),
         }
         assert_eq!(s.all()[0].state, State::Pending);
@@ -922,7 +983,7 @@ pub(crate) mod tests {
         for lost in [Input::NoAnswer(Failure::Timeout), Input::Aborted] {
             let s = MemStore::default();
             let mut p = start(&s, 1000, None, "k1").unwrap();
-            let _ = p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent);
+            let _ = h::<u32>(&mut p, Input::Start, &s);
             let head = Head {
                 status: 402,
                 retry_after: None,
@@ -930,11 +991,11 @@ pub(crate) mod tests {
                 html: false,
             };
             assert!(matches!(
-                p.handle::<u32>(Input::Answered(head), 1000, 0.5, &s, &Silent),
-                Effect::ReadBody
+                h::<u32>(&mut p, Input::Answered(head), &s),
+                Io::ReadBody
             ));
-            match p.handle::<u32>(lost, 1000, 0.5, &s, &Silent) {
-                Effect::Done(Err(e)) => assert_eq!(
+            match h::<u32>(&mut p, lost, &s) {
+                Io::Done(Err(e)) => assert_eq!(
                     (e.code, e.status, e.key_kept, e.body),
                     (Code::Http, Some(402), false, None)
                 ),
@@ -958,8 +1019,8 @@ pub(crate) mod tests {
             }),
         ] {
             let mut p = start(&s, 1000, None, "k1").unwrap();
-            match p.handle::<u32>(input, 1000, 0.5, &s, &Silent) {
-                Effect::Done(Err(e)) => assert!(e.key_kept && e.retryable, "{e:?}"),
+            match h::<u32>(&mut p, input, &s) {
+                Io::Done(Err(e)) => assert!(e.key_kept && e.retryable, "{e:?}"),
                 other => panic!("{other:?}"),
             }
         }
@@ -967,11 +1028,11 @@ pub(crate) mod tests {
         let t = Server::new(vec![Ok((200, None, false))]);
         let c = FakeClock::at(1000);
         let _ = drive(start(&s, 1000, None, "k1").unwrap(), &t, &c, &s, &Silent);
-        let _ = p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent);
-        let _ = p.handle::<u32>(Input::NoAnswer(Failure::Timeout), 1000, 0.5, &s, &Silent);
+        let _ = h::<u32>(&mut p, Input::Start, &s);
+        let _ = h::<u32>(&mut p, Input::NoAnswer(Failure::Timeout), &s);
         assert!(matches!(
-            p.handle::<u32>(Input::Start, 1000, 0.5, &s, &Silent),
-            Effect::Done(Err(_))
+            h::<u32>(&mut p, Input::Start, &s),
+            Io::Done(Err(_))
         ));
     }
 
@@ -1331,9 +1392,9 @@ pub(crate) mod tests {
             };
             let mut p = Payment::new(record, policy);
             answer_200::<u32>(&mut p, &s, true);
-            match p.handle(Input::BodyRead(7u32), 1000, 0.5, &s, &Silent) {
-                Effect::Done(Ok(ok)) if accept_html => assert_eq!(ok.status, 200),
-                Effect::Done(Err(e)) if !accept_html => {
+            match h(&mut p, Input::BodyRead(7u32), &s) {
+                Io::Done(Ok(ok)) if accept_html => assert_eq!(ok.status, 200),
+                Io::Done(Err(e)) if !accept_html => {
                     assert_eq!(
                         (e.code, e.status, e.key_kept, e.retryable),
                         (Code::Http, Some(200), true, true)
@@ -1357,8 +1418,8 @@ pub(crate) mod tests {
         let mut p = Payment::new(record, Policy::default());
         answer_200::<Data>(&mut p, &s, true);
         assert!(matches!(
-            p.handle(Input::BodyRead(Data), 1000, 0.5, &s, &Silent),
-            Effect::Done(Ok(_))
+            h(&mut p, Input::BodyRead(Data), &s),
+            Io::Done(Ok(_))
         ));
         assert!(
             is_html("text/html; charset=utf-8")

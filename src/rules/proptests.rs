@@ -31,7 +31,7 @@ use super::error::Code;
 use super::json::{canonical, Value};
 use super::lifecycle::{resolve, Lookup};
 use super::payment::tests::FakeClock;
-use super::payment::{Effect, Event, Failure, Head, Input, Observer, Outcome, Payment};
+use super::payment::{Event, Failure, Head, Input, Io, Observer, Outcome, Payment};
 use super::record::{fingerprint, item_name, Record, State, PREFIX};
 use super::retry::{Dialect, Policy, Statuses};
 use super::store::tests::FlakyBackend;
@@ -428,7 +428,7 @@ struct World {
 struct Events<'a>(&'a RefCell<HashSet<String>>);
 
 impl Observer for Events<'_> {
-    fn event(&self, event: Event<'_>) {
+    fn event(&self, event: &Event) {
         let text = format!("{event:?}");
         if text.starts_with("NotSaved") {
             let key = text.split('"').nth(1).unwrap_or_default().to_owned();
@@ -659,13 +659,26 @@ impl World {
         let mut final_answer = false;
         loop {
             let events = Events(&self.not_saved);
-            let effect = payment.handle(input, self.clock.now.get(), 0.5, &self.store, &events);
+            let effect = payment
+                .step(
+                    input,
+                    self.clock.now.get(),
+                    0.5,
+                    &self.store,
+                    |_| {},
+                    |e| events.event(&e),
+                )
+                .expect("an effect for every input");
             steps += 1;
             input = match effect {
-                Effect::Send(req) => {
+                Io::Send(req) => {
                     sent += 1;
-                    prop_assert_eq!(req.endpoint, EP);
-                    prop_assert_eq!(req.key, key.as_str(), "the key changed within a payment");
+                    prop_assert_eq!(req.endpoint.as_str(), EP);
+                    prop_assert_eq!(
+                        req.key.as_str(),
+                        key.as_str(),
+                        "the key changed within a payment"
+                    );
                     prop_assert!(
                         sent <= self.policy.max_retries + 1,
                         "{} requests in one call",
@@ -692,8 +705,8 @@ impl World {
                     body_fate = fate;
                     input
                 }
-                Effect::ReadBody => body_fate.take().expect("a body to read"),
-                Effect::Sleep(ms) => {
+                Io::ReadBody => body_fate.take().expect("a body to read"),
+                Io::Sleep(ms) => {
                     prop_assert!(
                         ms <= self.policy.max_delay_ms.max(self.policy.max_retry_after_ms),
                         "slept {} ms",
@@ -707,7 +720,7 @@ impl World {
                         Input::Slept
                     }
                 }
-                Effect::Done(outcome) => {
+                Io::Done(outcome) => {
                     // As `checkout` ends a call: what page code removed meanwhile is written back.
                     self.store.write_back();
                     let took = self.clock.now.get() - started;

@@ -50,6 +50,25 @@ pub trait Store {
     fn sweep(&self, now_ms: u64);
 }
 
+/// The reads of a [`Store`], all the tabs machine may do: it asks for writes
+/// as effects.
+pub trait Records {
+    /// The record with this key, if any ([`Store::by_key`]).
+    fn record(&self, key: &str) -> Option<Record>;
+    /// The live record for this fingerprint, if any ([`Store::by_fingerprint`]).
+    fn live(&self, fingerprint: &str) -> Option<Record>;
+}
+
+impl<S: Store + ?Sized> Records for S {
+    fn record(&self, key: &str) -> Option<Record> {
+        self.by_key(key)
+    }
+
+    fn live(&self, fingerprint: &str) -> Option<Record> {
+        self.by_fingerprint(fingerprint)
+    }
+}
+
 /// The storage refused or could not be reached; the mirror carries on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unavailable;

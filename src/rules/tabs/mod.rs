@@ -45,7 +45,7 @@ pub mod merge;
 pub mod message;
 
 use crate::rules::record::{Record, State};
-use crate::rules::store::Store;
+use crate::rules::store::Records;
 use crate::rules::text::cat;
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -186,8 +186,9 @@ pub enum Effect {
         /// tab holds a live key for its details (see the module documentation).
         mint: bool,
     },
-    /// A record another tab saved was taken in (written to the store).
-    /// `continued`: it settles a payment this tab held pending.
+    /// A record another tab saved is newer than this tab's copy: save it
+    /// to the store, then tell the page. `continued`: it settles a payment
+    /// this tab held pending.
     Adopted {
         /// The record.
         record: Record,
@@ -394,8 +395,9 @@ impl Tabs {
     }
 
     /// Takes what happened; the effects are queued for [`Tabs::poll`].
-    /// `store` is this tab's own storage (reads and the records it adopts).
-    pub fn handle(&mut self, input: Input, now_ms: u64, store: &impl Store) {
+    /// `store` is this tab's own storage, read only: a record to write comes
+    /// out as [`Effect::Adopted`].
+    pub fn handle(&mut self, input: Input, now_ms: u64, store: &impl Records) {
         match input {
             Input::Open { id } => {
                 if self.phase == Phase::Closed && message::is_id(&id) {
@@ -448,7 +450,7 @@ impl Tabs {
                 let pending = match caller_key {
                     Some(_) => None,
                     None => store
-                        .by_fingerprint(&fingerprint)
+                        .live(&fingerprint)
                         .filter(|r| r.state == State::Pending)
                         .map(|r| r.key),
                 };
@@ -509,7 +511,7 @@ impl Tabs {
         }
     }
 
-    fn message(&mut self, text: &str, now_ms: u64, store: &impl Store) {
+    fn message(&mut self, text: &str, now_ms: u64, store: &impl Records) {
         if !matches!(self.phase, Phase::Starting | Phase::Open) {
             return;
         }
@@ -545,7 +547,7 @@ impl Tabs {
             }
             Message::Ask { from, fingerprint } => {
                 self.add_peer(from);
-                let found = store.by_fingerprint(fingerprint).filter(|r| {
+                let found = store.live(fingerprint).filter(|r| {
                     !self
                         .forgotten_by
                         .iter()
@@ -566,7 +568,10 @@ impl Tabs {
                 item,
             } if to == me => {
                 if let Some((name, value)) = item {
-                    self.adopt(name, value, now_ms, store);
+                    if let Some((record, continued)) = self.adopt(name, value, now_ms, store) {
+                        self.effects
+                            .push_back(Effect::Adopted { record, continued });
+                    }
                 }
                 self.heard_from(from, Some(fingerprint));
             }
@@ -598,19 +603,18 @@ impl Tabs {
         name: &str,
         value: &str,
         now_ms: u64,
-        store: &impl Store,
+        store: &impl Records,
     ) -> Option<(Record, bool)> {
         let theirs = message::record_of(name, value)?;
         if self.forgotten.iter().any(|k| *k == theirs.key) {
             return None;
         }
-        let mine = store.by_key(&theirs.key);
-        let current = store.by_fingerprint(&theirs.fingerprint);
+        let mine = store.record(&theirs.key);
+        let current = store.live(&theirs.fingerprint);
         if !merge::takes_over(mine.as_ref(), current.as_ref(), &theirs, now_ms) {
             return None;
         }
         let continued = mine.is_some_and(|m| m.state == State::Pending);
-        store.save(&theirs);
         if self.seen.len() >= SEEN {
             self.seen.pop_front();
         }
@@ -703,7 +707,7 @@ impl Tabs {
         }
     }
 
-    fn granted(&mut self, lock: u32, held: Option<&str>, store: &impl Store) {
+    fn granted(&mut self, lock: u32, held: Option<&str>, store: &impl Records) {
         if self.presence == Lock::Requested(lock) {
             if !matches!(self.phase, Phase::Starting | Phase::Open) {
                 // Hidden meanwhile: the lock is not kept.
@@ -762,7 +766,7 @@ impl Tabs {
         }
     }
 
-    fn refused(&mut self, lock: u32, store: &impl Store) {
+    fn refused(&mut self, lock: u32, store: &impl Records) {
         if self.presence == Lock::Requested(lock) {
             self.presence = Lock::None;
             if matches!(self.phase, Phase::Starting | Phase::Open) {
@@ -791,7 +795,7 @@ impl Tabs {
         }
     }
 
-    fn fired(&mut self, timer: u32, store: &impl Store) {
+    fn fired(&mut self, timer: u32, store: &impl Records) {
         let Some(at) = self.timers.iter().position(|(t, _)| *t == timer) else {
             return;
         };
@@ -1059,7 +1063,7 @@ impl Tabs {
 
     /// Requests the locks of this tab's payments on the wire that hold none,
     /// so a newcomer's payment of the same details waits for them.
-    fn lock_payments(&mut self, store: &impl Store) {
+    fn lock_payments(&mut self, store: &impl Records) {
         let mut want = Vec::new();
         for p in &self.payments {
             if p.stage == Stage::Wire && p.lock == Lock::None {
@@ -1078,7 +1082,7 @@ impl Tabs {
 
     /// Once no payment on the wire is still being locked, announces their
     /// records and says `Here` to the tabs owed it.
-    fn pay_owed(&mut self, store: &impl Store) {
+    fn pay_owed(&mut self, store: &impl Records) {
         if self.owed.is_empty()
             || self
                 .payments
@@ -1095,7 +1099,7 @@ impl Tabs {
             .filter_map(|p| p.key.clone())
             .collect();
         for key in keys {
-            if let Some(r) = store.by_key(&key) {
+            if let Some(r) = store.record(&key) {
                 let (name, value) = (r.item_name(), r.encode());
                 self.post(&Message::Saved {
                     from: &me,

@@ -5,6 +5,7 @@ use super::message::{Message, MAX_MESSAGE, PAY_LOCK, TAB_LOCK};
 use super::*;
 use crate::rules::record::{fingerprint, Record, State};
 use crate::rules::store::tests::MemStore;
+use crate::rules::store::Store;
 
 const EP: &str = "https://shop.test/api/charges";
 

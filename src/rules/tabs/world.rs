@@ -16,13 +16,11 @@
 use super::message::{Message, MAX_MESSAGE, PAY_LOCK, TAB_LOCK, VERSION};
 use super::{Effect, Input, Tabs, ASK_MS, HANDSHAKE_MS};
 use crate::rules::lifecycle::{resolve, Lookup};
-use crate::rules::payment::tests::Silent;
-use crate::rules::payment::{self, Effect as PayEffect, Failure, Head, Payment};
-use crate::rules::record::{fingerprint, Record, State};
+use crate::rules::payment::{self, Failure, Head, Io, Payment};
+use crate::rules::record::{fingerprint, State};
 use crate::rules::retry::Policy;
 use crate::rules::store::tests::FlakyBackend;
 use crate::rules::store::{Mirrored, Store};
-use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 
@@ -147,7 +145,7 @@ enum PayState {
 struct Pay {
     id: u32,
     body: String,
-    payment: Option<Payment>,
+    payment: Option<Payment<()>>,
     state: PayState,
     started: u64,
     /// Its tab was frozen while it waited: the wait bound is not the machine's to keep.
@@ -228,34 +226,6 @@ impl Server {
             .push(key.to_owned());
         self.keys.insert(key.to_owned(), (body.to_owned(), 201));
         head(201, false)
-    }
-}
-
-/// A store that notes what the payment saved, for the machine's `Saved` input.
-struct Noting<'a> {
-    store: &'a Mirrored<FlakyBackend>,
-    saved: RefCell<Vec<Record>>,
-}
-
-impl Store for Noting<'_> {
-    fn by_key(&self, key: &str) -> Option<Record> {
-        self.store.by_key(key)
-    }
-    fn by_fingerprint(&self, fingerprint: &str) -> Option<Record> {
-        self.store.by_fingerprint(fingerprint)
-    }
-    fn all(&self) -> Vec<Record> {
-        self.store.all()
-    }
-    fn save(&self, record: &Record) -> bool {
-        self.saved.borrow_mut().push(record.clone());
-        self.store.save(record)
-    }
-    fn remove(&self, key: &str) -> bool {
-        self.store.remove(key)
-    }
-    fn sweep(&self, now_ms: u64) {
-        self.store.sweep(now_ms);
     }
 }
 
@@ -750,7 +720,10 @@ impl World {
                 joined,
                 mint,
             } => self.choose(t, payment, joined, mint),
-            Effect::Adopted { .. } | Effect::Restored => {}
+            Effect::Adopted { record, .. } => {
+                self.tabs[t].store.save(&record);
+            }
+            Effect::Restored => {}
         }
     }
 
@@ -819,30 +792,35 @@ impl World {
                 return;
             };
             let tab = &mut self.tabs[t];
-            let noting = Noting {
-                store: &tab.store,
-                saved: RefCell::new(Vec::new()),
-            };
+            let mut saved = Vec::new();
             let pay = &mut tab.pays[at];
             let Some(payment) = pay.payment.as_mut() else {
                 return;
             };
-            let effect = payment.handle(input, self.now, 0.5, &noting, &Silent);
+            let effect = payment.step(
+                input,
+                self.now,
+                0.5,
+                &tab.store,
+                |r| saved.push(r.clone()),
+                |_| {},
+            );
+            let Some(effect) = effect else { return };
             let next = match effect {
-                PayEffect::Send(req) => {
+                Io::Send(req) => {
                     self.requests.push(Request {
                         tab: t,
                         gen: tab.gen,
                         pay: id,
-                        key: req.key.to_owned(),
+                        key: req.key,
                         body: pay.body.clone(),
                     });
                     pay.state = PayState::OnWire;
                     None
                 }
-                PayEffect::ReadBody => Some(payment::Input::BodyRead(())),
-                PayEffect::Sleep(_) => Some(payment::Input::Slept),
-                PayEffect::Done(outcome) => {
+                Io::ReadBody => Some(payment::Input::BodyRead(())),
+                Io::Sleep(_) => Some(payment::Input::Slept),
+                Io::Done(outcome) => {
                     pay.state = PayState::Done;
                     if let Ok(ok) = &outcome {
                         let body = pay.body.clone();
@@ -850,7 +828,6 @@ impl World {
                         self.told_success.push(body);
                     }
                     tab.pays.remove(at);
-                    let saved = noting.saved.take();
                     for r in saved {
                         self.feed(t, Input::Saved(r));
                     }
@@ -858,7 +835,6 @@ impl World {
                     return;
                 }
             };
-            let saved = noting.saved.take();
             for r in saved {
                 self.feed(t, Input::Saved(r));
             }
