@@ -207,7 +207,7 @@ impl PayButton {
             fingerprint: RefCell::new(None),
         });
         // A checkout page with a button hears other tabs from the start.
-        tabs::open();
+        checkout::open();
         tabs::watch(Rc::downgrade(&inner) as alloc::rc::Weak<dyn PeerWatcher>);
         let pending = !checkout::pending(inner.endpoint.as_deref()).is_empty();
         inner.show(if pending { Phase::Pending } else { Phase::Idle });

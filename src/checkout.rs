@@ -1,10 +1,12 @@
-//! The flow behind `processPayment`: read the input, join a payment already
-//! on the wire or choose its key, then interpret the payment machine
-//! ([`Payment`]) with `fetch`, the body's `text()` and timers, and turn the
-//! outcome into the JS objects callers see.
+//! The flow behind `processPayment`, and the browser's driver of the page's
+//! [`Page`] (both machines and the decisions around them, in `crate::rules`):
+//! read the input, begin the call, and perform what the page asks with
+//! `fetch`, the body's `text()`, timers and the tabs' channel and locks.
 //!
-//! The interpreter decides nothing: each time an awaited promise settles it
-//! feeds the machine one [`Input`] and performs the [`Effect`] it answers.
+//! The driver decides nothing: each time an awaited promise settles it feeds
+//! the page one input and performs each [`Out`] it queues, after the page is
+//! put back, so page code those effects run (the caller's `onEvent`, a
+//! `PayButton`, page code behind the channel) may call payonce again.
 //! `driver.js` does the awaiting, so the wasm carries no future executor.
 
 use crate::browser::clock::now_ms;
@@ -16,50 +18,29 @@ use crate::browser::options::{self, Options};
 use crate::browser::storage::SessionStore;
 use crate::browser::tabs;
 use crate::rules::error::{Code, PayError};
-use crate::rules::json::{self, MAX_BODY_BYTES};
-use crate::rules::key;
-use crate::rules::lifecycle::{resolve, unheard, Lookup};
-use crate::rules::payment::{Input, Io, Observer, Outcome, Payment};
+use crate::rules::json;
+pub(crate) use crate::rules::page::Settled;
+use crate::rules::page::{self, Begun, Call, Out, Page, Port};
+use crate::rules::payment::{Failure, Input, Observer};
 use crate::rules::record::{fingerprint, Record, State};
-use crate::rules::retry::Policy;
 use crate::rules::store::Store;
-use crate::rules::text::{cat, num};
-use alloc::borrow::ToOwned;
+use crate::rules::tabs::message::MAX_MESSAGE;
+use crate::rules::tabs::Input as TabsInput;
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
-use js_sys::Promise;
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 type JsError = PayError<JsValue>;
 
-/// How a payment ended, for a [`Watcher`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Settled {
-    Succeeded,
-    /// The key was retired, or nothing was sent: trying again is a new payment.
-    Failed,
-    /// The outcome is unknown and the key is kept: trying again resends it.
-    Unknown,
-}
-
-impl Settled {
-    fn of<B>(outcome: &Outcome<B>) -> Settled {
-        match outcome {
-            Ok(_) => Settled::Succeeded,
-            Err(e) => Settled::failed(e),
-        }
-    }
-
-    fn failed<B>(e: &PayError<B>) -> Settled {
-        if e.key_kept {
-            Settled::Unknown
-        } else {
-            Settled::Failed
-        }
-    }
+#[wasm_bindgen(module = "/src/driver.js")]
+extern "C" {
+    fn deferred() -> Array;
 }
 
 /// Told how a payment ended (a `PayButton`), before its promise settles.
@@ -69,8 +50,123 @@ pub(crate) trait Watcher {
     fn paying(&self, _fingerprint: &str) {}
 }
 
-/// A payment on the wire, shared by every call for it (a double click joins
-/// it: which one is the tabs machine's decision, see [`tabs::joinable`]).
+/// The page's payonce; `None` while one of its methods runs (page code that
+/// storage runs then and calls payonce again finds it out of reach).
+static PAGE: Local<RefCell<Option<Page<JsValue>>>> = Local(RefCell::new(Some(Page::new())));
+/// Tabs inputs that arrived while the page was out of reach.
+static QUEUE: Local<RefCell<VecDeque<TabsInput>>> = Local(RefCell::new(VecDeque::new()));
+
+/// What the browser gives the rules synchronously.
+struct Browser;
+
+impl Port for Browser {
+    type Store = SessionStore;
+
+    fn store(&self) -> &SessionStore {
+        &SessionStore
+    }
+
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+
+    fn unit(&self) -> f64 {
+        js_sys::Math::random()
+    }
+
+    fn can_draw(&self) -> bool {
+        crypto_available()
+    }
+
+    fn draw(&self) -> Option<[u8; 16]> {
+        crypto_available().then(|| *uuid::Uuid::new_v4().as_bytes())
+    }
+}
+
+/// Runs `f` on the page, then performs what it queued; `None` when the page
+/// is out of reach (a call from page code run by a storage access of payonce's).
+fn with_page<R>(flight: Option<&mut Flight>, f: impl FnOnce(&mut Page<JsValue>) -> R) -> Option<R> {
+    let mut page = PAGE.with(|p| p.try_borrow_mut().ok()?.take())?;
+    let r = f(&mut page);
+    let mut outs = Vec::new();
+    loop {
+        while let Some(input) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
+            page.tabs(input, &Browser);
+        }
+        while let Some(out) = page.poll() {
+            outs.push(out);
+        }
+        if QUEUE.with(|q| q.borrow().is_empty()) {
+            break;
+        }
+    }
+    PAGE.with(|p| *p.borrow_mut() = Some(page));
+    perform(outs, flight);
+    Some(r)
+}
+
+/// Feeds the tabs machine (from JS's reports), or queues the input while
+/// the page is out of reach.
+fn feed_tabs(input: TabsInput) {
+    if with_page(None, |page| page.tabs(input.clone(), &Browser)).is_none() {
+        QUEUE.with(|q| q.borrow_mut().push_back(input));
+    }
+}
+
+/// Performs what the page queued: the tabs' effects, wakes, and the I/O of
+/// `flight`, the payment being stepped (the only one the page asks I/O of).
+fn perform(outs: Vec<Out<JsValue>>, mut flight: Option<&mut Flight>) {
+    for out in outs {
+        match out {
+            Out::Tabs(effect) => {
+                if let Some(input) = tabs::perform(effect, || PayonceTabs.into()) {
+                    feed_tabs(input);
+                }
+            }
+            Out::Wake(id) => {
+                let waiter = WAITERS.with(|w| {
+                    let mut w = w.borrow_mut();
+                    let at = w.iter().position(|(p, _)| *p == id)?;
+                    Some(w.swap_remove(at).1)
+                });
+                match waiter {
+                    Some(resolve) => {
+                        let _ = resolve.call0(&JsValue::UNDEFINED);
+                    }
+                    None => WOKEN.with(|w| w.borrow_mut().push(id)),
+                }
+            }
+            other => {
+                if let Some(f) = flight.as_deref_mut() {
+                    f.perform(other);
+                }
+            }
+        }
+    }
+}
+
+/// Payments waiting for their turn, and the functions that resolve their wait.
+static WAITERS: Local<RefCell<Vec<(u32, Function)>>> = Local(RefCell::new(Vec::new()));
+/// Payments woken before they waited.
+static WOKEN: Local<RefCell<Vec<u32>>> = Local(RefCell::new(Vec::new()));
+
+/// Settles once the payment may go on.
+fn woken(id: u32) -> Promise {
+    let early = WOKEN.with(|w| {
+        let mut w = w.borrow_mut();
+        let at = w.iter().position(|p| *p == id);
+        at.map(|i| w.swap_remove(i)).is_some()
+    });
+    if early {
+        return Promise::resolve(&JsValue::UNDEFINED);
+    }
+    let pair = deferred();
+    WAITERS.with(|w| w.borrow_mut().push((id, pair.get(1).unchecked_into())));
+    pair.get(0).unchecked_into()
+}
+
+/// A payment on the wire: its promise, shared by every call for it (a
+/// double click joins it: which one is the tabs machine's decision).
 struct Inflight {
     id: u32,
     promise: Promise,
@@ -78,7 +174,6 @@ struct Inflight {
 }
 
 static INFLIGHT: Local<RefCell<Vec<Inflight>>> = Local(RefCell::new(Vec::new()));
-static NEXT_ID: Local<Cell<u32>> = Local(Cell::new(0));
 
 /// Starts or joins a payment; `watcher` is told how it ends. Never throws:
 /// every failure is a rejected promise.
@@ -99,39 +194,47 @@ pub(crate) fn pay(
     }
 }
 
-/// Everything a payment needs, read and checked before any key is chosen.
-struct Call {
+/// What a payment needs beside what the page holds: read before it begins.
+struct Read {
     options: Options,
-    caller_key: Option<String>,
+    call: Call,
     body: String,
-    fingerprint: String,
     transport: FetchTransport,
 }
 
-fn read(details: &JsValue, key: &JsValue, options: &JsValue) -> Result<Call, JsError> {
+fn read(details: &JsValue, key: &JsValue, options: &JsValue) -> Result<Read, JsError> {
     let options = options::options(options).map_err(PayError::invalid)?;
     let caller_key = options::caller_key(key).map_err(PayError::invalid)?;
-    if let Some(key) = &caller_key {
-        options.keys.check(key).map_err(PayError::invalid)?;
-    }
     let body = json::canonical(&details::details(details).map_err(PayError::invalid)?);
-    if body.len() > MAX_BODY_BYTES {
-        return Err(PayError::invalid(cat(&[
-            "payment details are ",
-            &num(body.len() as u64),
-            " bytes as JSON; the limit is ",
-            &num(MAX_BODY_BYTES as u64),
-        ])));
-    }
     let transport = FetchTransport::new(&options).map_err(PayError::invalid)?;
-    let fingerprint = fingerprint(&options.endpoint, &body);
-    Ok(Call {
-        options,
+    let call = Call {
+        fingerprint: fingerprint(&options.endpoint, &body),
+        endpoint: options.endpoint.clone(),
+        body_len: body.len(),
         caller_key,
+        keys: options.keys,
+        policy: options.policy,
+        aborted: options
+            .signal
+            .as_ref()
+            .is_some_and(web_sys::AbortSignal::aborted),
+    };
+    Ok(Read {
+        options,
+        call,
         body,
-        fingerprint,
         transport,
     })
+}
+
+/// Re-entered from page code that a storage access of payonce's ran.
+fn busy() -> JsError {
+    let mut err = PayError::new(
+        Code::Conflict,
+        "payonce was called from page code that runs inside its own storage access (a Storage.prototype override); nothing was sent: call it again once that code has returned",
+    );
+    err.retryable = true;
+    err
 }
 
 fn start(
@@ -140,139 +243,38 @@ fn start(
     options: &JsValue,
     watcher: Option<Rc<dyn Watcher>>,
 ) -> Result<Promise, JsError> {
-    let call = read(details, key, options)?;
+    let read = read(details, key, options)?;
     if let Some(w) = &watcher {
-        w.paying(&call.fingerprint);
+        w.paying(&read.call.fingerprint);
     }
-    if let Some(promise) = join(&call, &watcher)? {
-        return Ok(promise);
-    }
-    if call.caller_key.is_none() && !crypto_available() {
-        return Err(PayError::invalid(
-            "this page has no crypto.getRandomValues, so payonce cannot make a safe key; pass one yourself",
-        ));
-    }
-    tabs::open();
-    let id = NEXT_ID.with(|n| {
-        let id = n.get();
-        n.set(id.wrapping_add(1));
-        id
-    });
-    let aborted = call
-        .options
-        .signal
-        .as_ref()
-        .is_some_and(web_sys::AbortSignal::aborted);
-    let now = tabs::start(
-        id,
-        &call.fingerprint,
-        call.caller_key.as_deref(),
-        call.options.policy.timeout_ms,
-        aborted,
-    );
-    let Some(turn) = now else {
-        // Other tabs may pay these details: the key is chosen once they have been heard.
-        return Ok(launch(id, call, None, watcher));
-    };
-    match choose(&call.key_choice(), &turn) {
-        Ok(record) => {
-            tabs::key_chosen(id, &record.key);
-            Ok(launch(id, call, Some(record), watcher))
+    let caller_key = read.call.caller_key.clone();
+    let begun = with_page(None, |page| page.begin(read.call, &Browser)).ok_or_else(busy)??;
+    let id = match begun {
+        Begun::Joined(id) => {
+            let joined = INFLIGHT.with(|all| {
+                let mut all = all.borrow_mut();
+                let f = all.iter_mut().find(|f| f.id == id)?;
+                f.watchers.extend(watcher.iter().cloned());
+                Some(f.promise.clone())
+            });
+            // The page knows it, so its promise is here: a reload dropped it otherwise.
+            return joined.ok_or_else(|| {
+                let mut err = busy();
+                err.key = caller_key;
+                err
+            });
         }
-        Err(err) => {
-            tabs::end(id);
-            Err(err)
-        }
-    }
-}
-
-/// What choosing a payment's key needs, kept while other tabs are heard.
-struct KeyChoice {
-    caller_key: Option<String>,
-    fingerprint: String,
-    endpoint: String,
-    ttl_ms: u64,
-}
-
-impl Call {
-    fn key_choice(&self) -> KeyChoice {
-        KeyChoice {
-            caller_key: self.caller_key.clone(),
-            fingerprint: self.fingerprint.clone(),
-            endpoint: self.options.endpoint.clone(),
-            ttl_ms: self.options.policy.key_ttl_ms,
-        }
-    }
-}
-
-/// The record, and so the key, for a payment (see [`resolve`]); a new key
-/// only where the tabs machine found evidence that no other is live.
-fn choose(c: &KeyChoice, turn: &tabs::Turn) -> Result<Record, JsError> {
-    resolve(
-        &SessionStore,
-        &Lookup {
-            now_ms: now_ms(),
-            ttl_ms: c.ttl_ms,
-            endpoint: &c.endpoint,
-            fingerprint: &c.fingerprint,
-            caller_key: c.caller_key.as_deref(),
-            joined: turn.joined.as_deref(),
-        },
-        || {
-            if turn.mint {
-                new_key()
-            } else {
-                Err(unheard())
-            }
-        },
-    )
-}
-
-/// A double click: the same payment is already on the wire, so its promise
-/// is the answer. A caller key on the wire for other details is refused.
-fn join(call: &Call, watcher: &Option<Rc<dyn Watcher>>) -> Result<Option<Promise>, JsError> {
-    let Ok(found) = tabs::joinable(&call.fingerprint, call.caller_key.as_deref()) else {
-        let mut err = PayError::new(
-            Code::KeyReused,
-            "this idempotency key is in flight for a different payment; use a new key for a new payment",
-        );
-        err.key = call.caller_key.clone();
-        return Err(err);
-    };
-    let Some(id) = found else { return Ok(None) };
-    INFLIGHT.with(|all| {
-        let mut all = all.borrow_mut();
-        let Some(f) = all.iter_mut().find(|f| f.id == id) else {
-            return Ok(None);
-        };
-        f.watchers.extend(watcher.iter().cloned());
-        Ok(Some(f.promise.clone()))
-    })
-}
-
-/// Starts the payment for `record`, or, without one, first hears the other
-/// tabs (see [`tabs::start`]) and then chooses it.
-fn launch(
-    id: u32,
-    call: Call,
-    record: Option<Record>,
-    watcher: Option<Rc<dyn Watcher>>,
-) -> Promise {
-    let policy = call.options.policy;
-    let (payment, coordination) = match record {
-        Some(record) => (Some(Payment::new(record, policy)), None),
-        None => (None, Some(call.key_choice())),
+        Begun::New(id) => id,
     };
     let job = Job(Box::new(Flight {
         id,
-        payment,
-        policy,
-        coordination,
-        body: call.body,
-        signal: call.options.signal.clone(),
-        observer: JsObserver(call.options.on_event),
-        transport: call.transport,
+        body: read.body,
+        signal: read.options.signal.clone(),
+        observer: JsObserver(read.options.on_event),
+        transport: read.transport,
         waiting: Waiting::Start,
+        next: None,
+        unsent: None,
         outcome: None,
     }));
     let promise = js::drive(job.into());
@@ -283,7 +285,7 @@ fn launch(
             watchers: watcher.into_iter().collect(),
         })
     });
-    promise
+    Ok(promise)
 }
 
 /// A payment for `driver.js` to run: each `step` returns the promise to
@@ -292,16 +294,16 @@ fn launch(
 #[wasm_bindgen(js_name = PayonceJob, skip_typescript)]
 pub struct Job(Box<Flight>);
 
-/// What the interpreter is waiting for.
+/// What the driver is waiting for.
 enum Waiting {
     /// The first step.
     Start,
-    /// The tabs machine's word that the key may be chosen (see [`tabs::chosen`]).
+    /// The page's word that the payment may go on ([`Out::Wake`]).
     Turn,
     /// fetch's promise.
     Fetch(AttemptGuard),
-    /// The head is in and the machine was told; the body's `text()` promise is kept
-    /// for [`Effect::ReadBody`].
+    /// The head is in and the page was told; the body's `text()` promise is
+    /// kept for [`Out::ReadBody`].
     Head(AttemptGuard, Promise),
     /// The body's text.
     Body(AttemptGuard),
@@ -311,18 +313,18 @@ enum Waiting {
     Nothing,
 }
 
+/// One payment's JS side: what its I/O needs.
 struct Flight {
     id: u32,
-    /// `None` while other tabs are heard, before the key is chosen.
-    payment: Option<Payment<JsValue>>,
-    policy: Policy,
-    /// What choosing the key needs, while other tabs are heard.
-    coordination: Option<KeyChoice>,
     body: String,
     signal: Option<web_sys::AbortSignal>,
     observer: JsObserver,
     transport: FetchTransport,
     waiting: Waiting,
+    /// The promise to await next, once the page asked for I/O.
+    next: Option<Promise>,
+    /// Why the request the page asked for could not be sent.
+    unsent: Option<Failure>,
     outcome: Option<Result<JsValue, JsValue>>,
 }
 
@@ -333,69 +335,29 @@ impl Job {
     /// returns the next promise to await, or nothing when the payment is done.
     pub fn step(&mut self, value: JsValue, ok: bool) -> Option<Promise> {
         let flight = &mut *self.0;
-        let (value, ok) = if flight.payment.is_none() {
-            if let Some(wait) = flight.coordinate() {
-                return Some(wait);
-            }
-            (JsValue::UNDEFINED, true)
-        } else {
-            (value, ok)
-        };
         let mut input = flight.input(value, ok)?;
         loop {
-            let payment = flight.payment.as_mut()?;
-            let (mut saved, mut events) = (Vec::new(), Vec::new());
-            let io = payment.step(
-                input,
-                now_ms(),
-                js_sys::Math::random(),
-                &SessionStore,
-                |r| saved.push(r.clone()),
-                |e| events.push(e),
-            );
-            // Page code (the tabs' channel, the caller's onEvent) runs after
-            // the machine's step, never inside it.
-            for record in saved {
-                tabs::saved(record);
+            let id = flight.id;
+            with_page(Some(&mut *flight), |page| page.pay(id, input, &Browser))?;
+            // A request that could not leave: the page hears why.
+            if let Some(failure) = flight.unsent.take() {
+                input = Input::NoAnswer(failure);
+                continue;
             }
-            for event in &events {
-                flight.observer.event(event);
+            if let Some(next) = flight.next.take() {
+                return Some(next);
             }
-            let io = io?;
-            input = match io {
-                Io::Send(req) => {
-                    match flight.transport.send(
-                        &req.endpoint,
-                        &req.key,
-                        &flight.body,
-                        req.timeout_ms,
-                    ) {
-                        Ok((promise, guard)) => {
-                            flight.waiting = Waiting::Fetch(guard);
-                            return Some(promise);
-                        }
-                        Err(failure) => Input::NoAnswer(failure),
-                    }
+            if flight.outcome.is_some() {
+                return None;
+            }
+            match core::mem::replace(&mut flight.waiting, Waiting::Nothing) {
+                // Its turn is still to come.
+                Waiting::Start | Waiting::Turn => {
+                    flight.waiting = Waiting::Turn;
+                    return Some(woken(id));
                 }
-                Io::ReadBody => match core::mem::replace(&mut flight.waiting, Waiting::Nothing) {
-                    Waiting::Head(guard, text) => {
-                        let text = guard.race(&text);
-                        flight.waiting = Waiting::Body(guard);
-                        return Some(text);
-                    }
-                    // Unreachable: the machine asks for the body only after a head.
-                    _ => Input::NoAnswer(crate::rules::payment::Failure::Network(
-                        "the response body was lost".into(),
-                    )),
-                },
-                Io::Sleep(ms) => {
-                    flight.waiting = Waiting::Sleep;
-                    return Some(js::sleep(ms as f64, flight.signal.clone()));
-                }
-                Io::Done(outcome) => {
-                    flight.finish(outcome);
-                    return None;
-                }
+                // The page no longer knows it (a simulated reload): it is over.
+                _ => return None,
             }
         }
     }
@@ -410,48 +372,26 @@ impl Job {
 }
 
 impl Flight {
-    /// While other tabs are heard: waits for the tabs machine's word, then
-    /// chooses the key. The next promise to await, or `None` once the
-    /// payment is made (or failed before it could start).
-    fn coordinate(&mut self) -> Option<Promise> {
-        let choice = self.coordination.as_ref()?;
-        if let Waiting::Start = core::mem::replace(&mut self.waiting, Waiting::Nothing) {
-            self.waiting = Waiting::Turn;
-            return Some(tabs::chosen(self.id));
-        }
-        // Settled without a turn (the payment ended meanwhile): nothing was chosen.
-        let turn = tabs::turn(self.id).unwrap_or(tabs::Turn {
-            joined: None,
-            mint: false,
-        });
-        match choose(choice, &turn) {
-            Ok(record) => {
-                tabs::key_chosen(self.id, &record.key);
-                self.payment = Some(Payment::new(record, self.policy));
-                self.coordination = None;
-                self.waiting = Waiting::Start;
-            }
-            Err(err) => {
-                self.coordination = None;
-                self.finish(Err(err));
-            }
-        }
-        None
-    }
-
     fn aborted(&self) -> bool {
         self.signal
             .as_ref()
             .is_some_and(web_sys::AbortSignal::aborted)
     }
 
-    /// What the settled promise means for the machine; `None` once done.
+    /// What the settled promise means for the page; `None` once done.
     fn input(&mut self, value: JsValue, ok: bool) -> Option<Input<JsValue>> {
         Some(
             match core::mem::replace(&mut self.waiting, Waiting::Nothing) {
+                // Until the page asks for I/O, the payment waits for its turn.
                 // Nothing leaves once the caller's signal has fired.
-                Waiting::Start if self.aborted() => Input::Aborted,
-                Waiting::Start => Input::Start,
+                Waiting::Start | Waiting::Turn => {
+                    self.waiting = Waiting::Turn;
+                    if self.aborted() {
+                        Input::Aborted
+                    } else {
+                        Input::Start
+                    }
+                }
                 Waiting::Sleep if ok && !self.aborted() => Input::Slept,
                 Waiting::Sleep => Input::Aborted,
                 Waiting::Fetch(guard) => {
@@ -471,48 +411,80 @@ impl Flight {
                 Waiting::Body(_guard) if ok => Input::BodyRead(fetch::parse_body(&value)),
                 Waiting::Body(guard) => Input::NoAnswer(guard.failure(&value)),
                 Waiting::Head(..) | Waiting::Nothing => return None,
-                Waiting::Turn => return None,
             },
         )
     }
 
-    /// The payment is over: it leaves the wire, its watchers are told, and
-    /// the outcome waits for `finish`.
-    fn finish(&mut self, outcome: Outcome<JsValue>) {
-        let id = self.id;
-        // Page code may have cleared storage during the call: the record the
-        // caller is told about ("the key is kept") is in storage when it is told.
-        SessionStore::write_back();
-        tabs::end(id);
-        let how = Settled::of(&outcome);
-        let watchers = INFLIGHT.with(|all| {
-            let mut all = all.borrow_mut();
-            let at = all.iter().position(|f| f.id == id);
-            at.map(|i| all.swap_remove(i).watchers).unwrap_or_default()
-        });
-        for w in &watchers {
-            w.settled(how);
+    /// Performs the page's I/O for this payment.
+    fn perform(&mut self, out: Out<JsValue>) {
+        let for_me = match &out {
+            Out::Send(id, _)
+            | Out::ReadBody(id)
+            | Out::Sleep(id, _)
+            | Out::Event(id, _)
+            | Out::Done(id, ..) => *id == self.id,
+            Out::Tabs(_) | Out::Wake(_) => false,
+        };
+        if !for_me {
+            return;
         }
-        self.outcome = Some(outcome.map(success_to_js).map_err(error_to_js));
+        match out {
+            Out::Send(_, req) => {
+                match self
+                    .transport
+                    .send(&req.endpoint, &req.key, &self.body, req.timeout_ms)
+                {
+                    Ok((promise, guard)) => {
+                        self.waiting = Waiting::Fetch(guard);
+                        self.next = Some(promise);
+                    }
+                    // Fed back by `step`.
+                    Err(failure) => self.unsent = Some(failure),
+                }
+            }
+            Out::ReadBody(_) => {
+                if let Waiting::Head(guard, text) =
+                    core::mem::replace(&mut self.waiting, Waiting::Nothing)
+                {
+                    self.next = Some(guard.race(&text));
+                    self.waiting = Waiting::Body(guard);
+                }
+            }
+            Out::Sleep(_, ms) => {
+                self.waiting = Waiting::Sleep;
+                self.next = Some(js::sleep(ms as f64, self.signal.clone()));
+            }
+            Out::Event(_, event) => self.observer.event(&event),
+            Out::Done(id, outcome, how) => {
+                let watchers = INFLIGHT.with(|all| {
+                    let mut all = all.borrow_mut();
+                    let at = all.iter().position(|f| f.id == id);
+                    at.map(|i| all.swap_remove(i).watchers).unwrap_or_default()
+                });
+                for w in &watchers {
+                    w.settled(how);
+                }
+                self.waiting = Waiting::Nothing;
+                self.outcome = Some(outcome.map(success_to_js).map_err(error_to_js));
+            }
+            Out::Tabs(_) | Out::Wake(_) => {}
+        }
     }
 }
 
-/// Whether a payment with this key is on the wire.
-pub(crate) fn in_flight(key: &str) -> bool {
-    tabs::in_flight(key)
-        .is_some_and(|id| INFLIGHT.with(|all| all.borrow().iter().any(|f| f.id == id)))
+/// Forgets a payment's key (see [`Page::forget`]); false while the page is busy.
+pub(crate) fn forget(key: &str) -> bool {
+    with_page(None, |page| page.forget(key, &Browser)).unwrap_or(false)
+}
+
+/// Opens the channel to the other tabs (a `PayButton` is made).
+pub(crate) fn open() {
+    with_page(None, |page| page.open(&Browser));
 }
 
 /// The payments whose outcome is unknown, oldest first (for `pendingPayments`).
 pub(crate) fn pending(endpoint: Option<&str>) -> Vec<Record> {
-    let mut records: Vec<Record> = SessionStore
-        .all()
-        .into_iter()
-        .filter(|r| r.state == State::Pending)
-        .filter(|r| endpoint.is_none_or(|e| e == r.endpoint))
-        .collect();
-    crate::rules::text::sort_by(&mut records, |a, b| a.created_ms < b.created_ms);
-    records
+    page::pending(&SessionStore, endpoint)
 }
 
 /// Where the live payment of these details stands, if there is one.
@@ -534,20 +506,73 @@ pub(crate) fn crypto_available() -> bool {
 
 static CRYPTO_SEEN: Local<Cell<bool>> = Local(Cell::new(false));
 
-/// A fresh UUID v4 from the browser's crypto RNG, never derived from the
-/// details; refused when the RNG is broken ([`key::check_draw`]).
+/// A fresh UUID v4 from the browser's crypto RNG (see [`Page::new_key`]).
 pub(crate) fn new_key() -> Result<String, JsError> {
-    let id = uuid::Uuid::new_v4();
-    let draw = *id.as_bytes();
-    let previous = LAST_DRAW.with(|last| last.replace(Some(draw)));
-    key::check_draw(&draw, previous.as_ref()).map_err(PayError::invalid)?;
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    Ok(id.hyphenated().encode_lower(&mut buf).to_owned())
+    with_page(None, |page| page.new_key(&Browser)).ok_or_else(busy)?
 }
-
-static LAST_DRAW: Local<Cell<Option<[u8; 16]>>> = Local(Cell::new(None));
 
 /// Drops the payments on the wire from memory, as a page reload does.
 pub(crate) fn forget_in_flight() {
     INFLIGHT.with(|all| all.borrow_mut().clear());
+    WAITERS.with(|w| w.borrow_mut().clear());
+    WOKEN.with(|w| w.borrow_mut().clear());
+    with_page(None, |page| page.reload(&Browser));
+}
+
+/// What the JS side reports to (see `driver.js`). Not part of the API.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = PayonceTabs, skip_typescript)]
+pub struct PayonceTabs;
+
+#[doc(hidden)]
+#[wasm_bindgen(js_class = PayonceTabs)]
+impl PayonceTabs {
+    /// A message from another tab (anything; read only if it is a short string).
+    pub fn message(&self, data: JsValue) {
+        if let Some(text) = tabs::short_string(&data, MAX_MESSAGE) {
+            feed_tabs(TabsInput::Message(text));
+        }
+    }
+
+    /// The lock request `id` was granted (`release` is the function that
+    /// releases it) or refused (`release` null). For the tab's own lock,
+    /// `held` is the array of the names of the locks held on the origin, or
+    /// null when the lock manager would not say.
+    pub fn locked(&self, id: u32, release: JsValue, held: JsValue) {
+        let Ok(release) = release.dyn_into::<Function>() else {
+            feed_tabs(TabsInput::Refused { lock: id });
+            return;
+        };
+        tabs::granted(id, release);
+        feed_tabs(TabsInput::Granted {
+            lock: id,
+            held: tabs::names(&held),
+        });
+    }
+
+    /// The timer `id` fired.
+    pub fn fired(&self, id: u32) {
+        feed_tabs(TabsInput::Fired { timer: id });
+    }
+
+    /// The lock manager's list after a query: the names of the held locks,
+    /// or null when it would not say.
+    pub fn listed(&self, held: JsValue) {
+        feed_tabs(TabsInput::Listed(tabs::names(&held)));
+    }
+
+    /// `pagehide` (`shown` false), or `pageshow` from the back/forward cache.
+    /// Before the page goes (a reload, a navigation), every record page code
+    /// removed from storage is written back, so the next page finds it.
+    pub fn page(&self, shown: bool) {
+        if shown {
+            SessionStore::reread();
+            feed_tabs(TabsInput::PageShow {
+                id: page::tab_id(&Browser),
+            });
+        } else {
+            SessionStore::write_back();
+            feed_tabs(TabsInput::PageHide);
+        }
+    }
 }

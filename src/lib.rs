@@ -51,8 +51,6 @@ mod exports {
     use crate::browser::objects;
     use crate::browser::storage::SessionStore;
     use crate::checkout;
-    use crate::rules::error::PayError;
-    use crate::rules::store::Store;
     use alloc::string::String;
     use js_sys::{Array, Promise};
     use wasm_bindgen::prelude::*;
@@ -66,13 +64,7 @@ mod exports {
     /// A fresh idempotency key (UUID v4), for apps that manage keys themselves.
     #[wasm_bindgen(js_name = newIdempotencyKey, skip_typescript)]
     pub fn new_idempotency_key() -> Result<String, JsValue> {
-        if checkout::crypto_available() {
-            checkout::new_key().map_err(objects::error_to_js)
-        } else {
-            Err(objects::error_to_js(PayError::invalid(
-                "this page has no crypto.getRandomValues",
-            )))
-        }
+        checkout::new_key().map_err(objects::error_to_js)
     }
 
     /// The payments whose outcome is still unknown, for the page to show after a reload.
@@ -98,13 +90,7 @@ mod exports {
     /// write the record back): that gives `false`.
     #[wasm_bindgen(js_name = forgetPayment, skip_typescript)]
     pub fn forget_payment(key: JsValue) -> bool {
-        match key.as_string() {
-            Some(key) if !checkout::in_flight(&key) => {
-                crate::browser::tabs::forgot(&key);
-                SessionStore.remove(&key)
-            }
-            _ => false,
-        }
+        key.as_string().is_some_and(|key| checkout::forget(&key))
     }
 
     /// Whether `value` is an error thrown by payonce.

@@ -107,4 +107,8 @@ impl Store for SessionStore {
     fn remove(&self, key: &str) -> bool {
         STORE.with(|s| s.remove(key))
     }
+
+    fn keep(&self, key: &str) {
+        STORE.with(|s| s.keep(key));
+    }
 }

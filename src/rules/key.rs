@@ -120,6 +120,25 @@ pub fn check_draw(draw: &[u8; 16], previous: Option<&[u8; 16]>) -> Result<(), &'
     Ok(())
 }
 
+/// A new key from 16 random bytes: a UUID v4 (version and variant bits set),
+/// hyphenated and lowercase; refused as [`check_draw`] says.
+pub fn uuid_v4(draw: [u8; 16], previous: Option<&[u8; 16]>) -> Result<String, &'static str> {
+    check_draw(&draw, previous)?;
+    let mut b = draw;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut out = String::with_capacity(UUID_LEN);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        for nibble in [byte >> 4, byte & 0x0f] {
+            out.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
+        }
+    }
+    Ok(out)
+}
+
 /// The header value for `key`: bare, or as the IETF draft's structured-field string.
 pub fn header_value(key: &str, quoted: bool) -> String {
     if quoted {
@@ -133,6 +152,19 @@ pub fn header_value(key: &str, quoted: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_key_is_a_uuid_v4_of_its_draw() {
+        let draw = [
+            0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0xff, 0x01, 0x23, 0x45, 0x67, 0x89,
+            0xab, 0xcd,
+        ];
+        let key = uuid_v4(draw, None).unwrap();
+        assert_eq!(key, "12345678-9abc-4ef0-bf01-23456789abcd");
+        assert!(is_uuid(&key));
+        assert!(uuid_v4(draw, Some(&draw)).is_err(), "a repeated draw");
+        assert!(uuid_v4([0; 16], None).is_err(), "no randomness");
+    }
 
     #[test]
     fn accepts_uuids_and_typical_keys() {

@@ -12,6 +12,7 @@ pub mod header;
 pub mod json;
 pub mod key;
 pub mod lifecycle;
+pub mod page;
 pub mod payment;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod proptests;

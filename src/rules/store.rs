@@ -48,6 +48,10 @@ pub trait Store {
     fn remove(&self, key: &str) -> bool;
     /// Drops expired records. May do the work only once per page.
     fn sweep(&self, now_ms: u64);
+    /// Writes the record with this key back to storage if page code removed
+    /// it (or storage holds an older copy): a call ends with its record in
+    /// storage. A store with no memory of its own has nothing to write back.
+    fn keep(&self, _key: &str) {}
 }
 
 /// The reads of a [`Store`], all the tabs machine may do: it asks for writes
@@ -323,21 +327,6 @@ impl<B: Backend> Mirrored<B> {
         }
     }
 
-    /// Writes every record of the mirror whose key's hash is not in `present` (sorted).
-    fn write_missing(&self, present: &[u64]) {
-        let lost: Vec<Record> = self
-            .memory
-            .borrow()
-            .records
-            .iter()
-            .filter(|r| present.binary_search(&hash(&r.key)).is_err())
-            .cloned()
-            .collect();
-        for r in &lost {
-            let _ = self.write(r);
-        }
-    }
-
     /// Reads every record in storage into the mirror (writing back what
     /// storage lost). Returns whether storage could be read.
     fn load(&self) -> bool {
@@ -356,7 +345,17 @@ impl<B: Backend> Mirrored<B> {
         }
         super::text::sort_by(&mut seen, |a, b| a < b);
         // Records storage lost (or never took): written back.
-        self.write_missing(&seen);
+        let lost: Vec<Record> = self
+            .memory
+            .borrow()
+            .records
+            .iter()
+            .filter(|r| seen.binary_search(&hash(&r.key)).is_err())
+            .cloned()
+            .collect();
+        for r in &lost {
+            let _ = self.write(r);
+        }
         self.loaded.set(true);
         true
     }
@@ -488,6 +487,13 @@ impl<B: Backend> Store for Mirrored<B> {
             .collect();
         for key in &expired {
             self.remove(key);
+        }
+    }
+
+    fn keep(&self, key: &str) {
+        if self.memory.borrow().find(key).is_some() {
+            let theirs = self.stored(key);
+            self.reconcile(key, theirs);
         }
     }
 }

@@ -14,13 +14,17 @@
 //! choice up to a depth.
 
 use super::message::{Message, MAX_MESSAGE, PAY_LOCK, TAB_LOCK, VERSION};
-use super::{Effect, Input, Tabs, ASK_MS, HANDSHAKE_MS};
+use super::{Effect, Input, ASK_MS, HANDSHAKE_MS};
+use crate::rules::error::Code;
+use crate::rules::key::KeyRules;
 use crate::rules::lifecycle::{resolve, Lookup};
+use crate::rules::page::{Begun, Call, Out, Page, Port};
 use crate::rules::payment::{self, Failure, Head, Io, Payment};
 use crate::rules::record::{fingerprint, State};
 use crate::rules::retry::Policy;
 use crate::rules::store::tests::FlakyBackend;
 use crate::rules::store::{Mirrored, Store};
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 
@@ -154,7 +158,8 @@ struct Pay {
 }
 
 struct Tab {
-    machine: Tabs,
+    /// The page's payonce, as the browser runs it (unused by a tab of another version).
+    page: Page<()>,
     store: Mirrored<FlakyBackend>,
     /// Bumped by each reload: effects of an older page reach nothing.
     gen: u32,
@@ -229,6 +234,43 @@ impl Server {
     }
 }
 
+/// What the world gives a tab's page: its storage, the world's clock, and
+/// random bytes named by where they were drawn (tab, page, payment), so
+/// states reached in a different order compare equal.
+struct WorldPort<'a> {
+    store: &'a Mirrored<FlakyBackend>,
+    now: u64,
+    seed: [u8; 5],
+    draws: Cell<u8>,
+}
+
+impl Port for WorldPort<'_> {
+    type Store = Mirrored<FlakyBackend>;
+
+    fn store(&self) -> &Self::Store {
+        self.store
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.now
+    }
+
+    fn unit(&self) -> f64 {
+        0.5
+    }
+
+    fn can_draw(&self) -> bool {
+        true
+    }
+
+    fn draw(&self) -> Option<[u8; 16]> {
+        let n = self.draws.get() + 1;
+        self.draws.set(n);
+        let [t, g0, g1, p0, p1] = self.seed;
+        Some([0xa0, t, g0, g1, p0, p1, 0, n, 0, 0x5e, 0xed, 0, 0, 0, 0, 0])
+    }
+}
+
 pub fn cart(n: u8) -> String {
     format!("{{\"amount\":{},\"cart\":{n}}}", 1000 + u32::from(n))
 }
@@ -283,8 +325,10 @@ impl World {
             requests: Vec::new(),
             orphans: Vec::new(),
             server: Server::default(),
+            // One attempt's timeout is the payment's deadline for the handshake and its lock.
             policy: Policy {
                 max_retries: 1,
+                timeout_ms: DEADLINE_MS,
                 ..Policy::default()
             },
             told_success: Vec::new(),
@@ -309,7 +353,7 @@ impl World {
         for t in 0..tabs + old {
             w.tabs.push(Tab {
                 old: (t >= tabs).then(OldPeer::default),
-                machine: Tabs::new(),
+                page: Page::new(),
                 store: Mirrored::new(FlakyBackend::default()),
                 gen: 0,
                 alive: true,
@@ -521,7 +565,8 @@ impl World {
                 let tab = &mut self.tabs[t];
                 tab.store.drop_memory();
                 tab.gen += 1;
-                tab.machine = Tabs::new();
+                tab.page = Page::new();
+                tab.next_pay = 0;
                 tab.hidden = false;
                 tab.clicks = 0;
                 tab.opens = 0;
@@ -581,7 +626,7 @@ impl World {
     }
 
     fn open(&mut self, t: usize) {
-        if self.tabs[t].machine.closed() {
+        if self.tabs[t].page.tabs_machine().closed() {
             let id = self.tab_id(t, "g");
             self.feed(t, Input::Open { id });
         }
@@ -613,11 +658,11 @@ impl World {
         self.open(t);
         let body = cart(c);
         let fp = fingerprint(EP, &body);
-        if let Ok(Some(_)) = self.tabs[t].machine.joinable(&fp, None) {
-            // A double click joins the payment on the wire.
+        let id = self.tabs[t].next_pay;
+        if self.tabs[t].old.is_none() {
+            self.begin(t, id, body, fp);
             return;
         }
-        let id = self.tabs[t].next_pay;
         self.tabs[t].next_pay += 1;
         let now = self.now;
         self.tabs[t].pays.push(Pay {
@@ -641,8 +686,140 @@ impl World {
         );
     }
 
-    /// Feeds tab `t`'s machine and performs every effect it queues.
+    /// A click in a tab of this version: the call begins on the page (a
+    /// double click joins the payment under way).
+    fn begin(&mut self, t: usize, id: u32, body: String, fp: String) {
+        let call = Call {
+            endpoint: EP.into(),
+            fingerprint: fp.clone(),
+            body_len: body.len(),
+            caller_key: None,
+            keys: KeyRules::default(),
+            policy: self.policy,
+            aborted: false,
+        };
+        let (begun, minted) = self.on_page(t, id, |page, port| page.begin(call, port));
+        match begun {
+            Ok(Begun::Joined(_)) => {}
+            Ok(Begun::New(got)) => {
+                assert_eq!(got, id, "the world numbers payments as the page does");
+                let tab = &mut self.tabs[t];
+                tab.next_pay += 1;
+                tab.pays.push(Pay {
+                    id,
+                    body: body.clone(),
+                    payment: None,
+                    state: PayState::Waiting,
+                    started: self.now,
+                    frozen_meanwhile: false,
+                    key: None,
+                });
+                if minted {
+                    self.minted(t, &fp, &body);
+                }
+                self.take_outs(t);
+                self.pay_input(t, id, payment::Input::Start);
+            }
+            Err(_) => {
+                self.busy += 1;
+                self.take_outs(t);
+            }
+        }
+    }
+
+    /// Runs `f` on tab `t`'s page with the world as its port; also says
+    /// whether it minted a key (for payment `id`).
+    fn on_page<R>(
+        &mut self,
+        t: usize,
+        id: u32,
+        f: impl FnOnce(&mut Page<()>, &WorldPort<'_>) -> R,
+    ) -> (R, bool) {
+        let tab = &mut self.tabs[t];
+        let port = WorldPort {
+            store: &tab.store,
+            now: self.now,
+            seed: [
+                t as u8,
+                tab.gen as u8,
+                (tab.gen >> 8) as u8,
+                id as u8,
+                (id >> 8) as u8,
+            ],
+            draws: Cell::new(0),
+        };
+        let r = f(&mut tab.page, &port);
+        (r, port.draws.get() > 0)
+    }
+
+    /// Feeds payment `id` of tab `t` and performs what its page queues.
+    fn pay_input(&mut self, t: usize, id: u32, input: payment::Input<()>) {
+        let (_, minted) = self.on_page(t, id, |page, port| page.pay(id, input, port));
+        if minted {
+            if let Some(p) = self.tabs[t].pays.iter().find(|p| p.id == id) {
+                let body = p.body.clone();
+                self.minted(t, &fingerprint(EP, &body), &body);
+            }
+        }
+        self.take_outs(t);
+    }
+
+    /// Performs what tab `t`'s page queued, as the browser does.
+    fn take_outs(&mut self, t: usize) {
+        let mut later = Vec::new();
+        while let Some(out) = self.tabs[t].page.poll() {
+            later.push(out);
+        }
+        let mut queue = Vec::new();
+        for out in later {
+            match out {
+                Out::Tabs(effect) => self.perform(t, effect, &mut queue),
+                Out::Wake(id) => self.pay_input(t, id, payment::Input::Start),
+                Out::Send(id, req) => {
+                    let gen = self.tabs[t].gen;
+                    if let Some(pay) = self.tabs[t].pays.iter_mut().find(|p| p.id == id) {
+                        pay.state = PayState::OnWire;
+                        pay.key = Some(req.key.clone());
+                        let body = pay.body.clone();
+                        self.requests.push(Request {
+                            tab: t,
+                            gen,
+                            pay: id,
+                            key: req.key,
+                            body,
+                        });
+                    }
+                }
+                Out::ReadBody(id) => self.pay_input(t, id, payment::Input::BodyRead(())),
+                Out::Sleep(id, _) => self.pay_input(t, id, payment::Input::Slept),
+                Out::Event(..) => {}
+                Out::Done(id, outcome, _) => {
+                    let tab = &mut self.tabs[t];
+                    let Some(at) = tab.pays.iter().position(|p| p.id == id) else {
+                        continue;
+                    };
+                    let pay = tab.pays.remove(at);
+                    match outcome {
+                        Ok(_) => self.told_success.push(pay.body),
+                        // No evidence that no other key is live: nothing was sent.
+                        Err(e) if e.code == Code::Conflict && e.attempts == 0 => self.busy += 1,
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+        for input in queue {
+            self.feed(t, input);
+        }
+    }
+
+    /// Feeds tab `t`'s tabs machine and performs every effect it queues.
     fn feed(&mut self, t: usize, input: Input) {
+        if self.tabs[t].old.is_none() {
+            self.on_page(t, 0, |page, port| page.tabs(input, port));
+            self.take_outs(t);
+            return;
+        }
         let mut queue = vec![input];
         while let Some(input) = queue.pop() {
             let tab = &mut self.tabs[t];
@@ -652,11 +829,6 @@ impl World {
                 old.handle(input);
                 effects.extend(old.effects.drain(..));
                 chosen.append(&mut old.chosen);
-            } else {
-                tab.machine.handle(input, self.now, &tab.store);
-                while let Some(e) = tab.machine.poll() {
-                    effects.push(e);
-                }
             }
             for e in effects {
                 self.perform(t, e, &mut queue);
@@ -715,15 +887,8 @@ impl World {
                 let held = (!self.faults.blind).then(|| self.held_names());
                 queue.push(Input::Listed(held));
             }
-            Effect::Choose {
-                payment,
-                joined,
-                mint,
-            } => self.choose(t, payment, joined, mint),
-            Effect::Adopted { record, .. } => {
-                self.tabs[t].store.save(&record);
-            }
-            Effect::Restored => {}
+            // The page takes these: a choice, and a record it saved.
+            Effect::Choose { .. } | Effect::Adopted { .. } | Effect::Restored => {}
         }
     }
 
@@ -737,9 +902,8 @@ impl World {
             .join("\n")
     }
 
-    /// The payment chooses its key: a key of its own (its pending record, the
-    /// key it joins), else a new one if `mint`. Told not to mint, with no key
-    /// of its own, it sends nothing and ends busy (a retryable error).
+    /// A payment of the tab of another version chooses its key, by that
+    /// release's own glue: a key of its own, else a new one.
     fn choose(&mut self, t: usize, id: u32, joined: Option<String>, mint: bool) {
         let Some(at) = self.tabs[t].pays.iter().position(|p| p.id == id) else {
             return;
@@ -778,14 +942,22 @@ impl World {
         let pay = &mut self.tabs[t].pays[at];
         pay.key = Some(key.clone());
         pay.payment = Some(Payment::new(record, self.policy));
-        let tab = &mut self.tabs[t];
-        tab.machine
-            .handle(Input::KeyChosen { payment: id, key }, self.now, &tab.store);
+        self.feed(t, Input::KeyChosen { payment: id, key });
         self.drive(t, id, payment::Input::Start);
     }
 
-    /// Runs a payment until it sends a request or ends.
+    /// Feeds a payment: on the page in a tab of this version, else by the
+    /// other version's glue ([`World::drive_old`]).
     fn drive(&mut self, t: usize, id: u32, input: payment::Input<()>) {
+        if self.tabs[t].old.is_none() {
+            self.pay_input(t, id, input);
+        } else {
+            self.drive_old(t, id, input);
+        }
+    }
+
+    /// Runs a payment of the tab of another version until it sends a request or ends.
+    fn drive_old(&mut self, t: usize, id: u32, input: payment::Input<()>) {
         let mut input = input;
         loop {
             let Some(at) = self.tabs[t].pays.iter().position(|p| p.id == id) else {
@@ -1060,7 +1232,7 @@ impl World {
             let _ = write!(
                 s,
                 "[{:?}{:?}{}{}{}{}{} {:?} pays:",
-                tab.machine,
+                tab.page.tabs_machine(),
                 tab.old,
                 tab.gen,
                 tab.alive,
@@ -1112,7 +1284,7 @@ impl World {
                 );
                 continue;
             }
-            let m = &tab.machine;
+            let m = tab.page.tabs_machine();
             let _ = writeln!(
                 s,
                 "  t{t} alive={} hidden={} listen={} {:?} me={} peers={:?} exp={:?} pays={:?} store={:?}",
