@@ -86,8 +86,20 @@ impl Port for Browser {
 /// Runs `f` on the page, then performs what it queued; `None` when the page
 /// is out of reach (a call from page code run by a storage access of payonce's).
 fn with_page<R>(flight: Option<&mut Flight>, f: impl FnOnce(&mut Page<JsValue>) -> R) -> Option<R> {
-    let mut page = PAGE.with(|p| p.try_borrow_mut().ok()?.take())?;
+    let mut page = take_page()?;
     let r = f(&mut page);
+    put_back(page, flight);
+    Some(r)
+}
+
+fn take_page() -> Option<Page<JsValue>> {
+    PAGE.with(|p| p.try_borrow_mut().ok()?.take())
+}
+
+/// Takes in the tabs inputs that arrived meanwhile, puts the page back, and
+/// performs what it queued (one body for every [`with_page`]).
+#[inline(never)]
+fn put_back(mut page: Page<JsValue>, flight: Option<&mut Flight>) {
     let mut outs = Vec::new();
     loop {
         while let Some(input) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
@@ -102,7 +114,6 @@ fn with_page<R>(flight: Option<&mut Flight>, f: impl FnOnce(&mut Page<JsValue>) 
     }
     PAGE.with(|p| *p.borrow_mut() = Some(page));
     perform(outs, flight);
-    Some(r)
 }
 
 /// Feeds the tabs machine (from JS's reports), or queues the input while

@@ -1,5 +1,5 @@
-//! What a tab does with a record another tab reports: whether it takes it in,
-//! and whether a Pay button may show it as paid.
+//! What a tab does with a record another tab reports: whether it takes it in
+//! (what a Pay button shows of it is `crate::rules::button`).
 //!
 //! Merging is monotone and conservative: what a peer says can settle a key
 //! this tab holds pending as paid, or bring a key this tab does not know, but
@@ -42,24 +42,6 @@ pub fn takes_over(
             // Another tab's failure is not evidence that nothing was charged here.
             (State::Pending, State::Failed) => false,
             (State::Succeeded | State::Failed, _) => false,
-        }
-}
-
-/// Whether a Pay button shows a record another tab saved as "Paid": a success
-/// of the payment the button last made (`fingerprint`), or, before it made
-/// any, a success that settles a payment this tab already held pending
-/// (`continued`) for the button's endpoint. A success of some key nobody here
-/// knew of changes nothing on the button.
-pub fn shows_paid(
-    fingerprint: Option<&str>,
-    endpoint: Option<&str>,
-    record: &Record,
-    continued: bool,
-) -> bool {
-    record.state == State::Succeeded
-        && match fingerprint {
-            Some(fp) => fp == record.fingerprint,
-            None => continued && endpoint.is_none_or(|e| e == record.endpoint),
         }
 }
 
@@ -148,26 +130,5 @@ mod tests {
         assert!(!takes_over(Some(&mine), None, &other_endpoint, 1000));
         let expired = record("k2", State::Succeeded, 2000);
         assert!(!takes_over(None, None, &expired, expired.expires_ms + 1));
-    }
-
-    #[test]
-    fn a_button_shows_paid_only_for_its_own_payment() {
-        let paid = record("k1", State::Succeeded, 2000);
-        let fp = paid.fingerprint.clone();
-        let other = fingerprint(EP, "{\"amount\":1}");
-        assert!(shows_paid(Some(&fp), None, &paid, false));
-        assert!(!shows_paid(Some(&other), None, &paid, true));
-        // An idle button: only a payment this tab already held pending.
-        assert!(shows_paid(None, None, &paid, true));
-        assert!(shows_paid(None, Some(EP), &paid, true));
-        assert!(!shows_paid(None, None, &paid, false), "a made-up key");
-        assert!(!shows_paid(
-            None,
-            Some("https://shop.test/other"),
-            &paid,
-            true
-        ));
-        let pending = record("k1", State::Pending, 2000);
-        assert!(!shows_paid(Some(&fp), None, &pending, true));
     }
 }
