@@ -331,6 +331,52 @@ async fn page_code_inside_a_storage_write_can_call_payonce_again() {
 }
 
 #[wasm_bindgen_test]
+async fn a_payment_begun_from_inside_payonce_s_storage_write_is_refused_and_sends_nothing() {
+    // Page code behind Storage.prototype.setItem starts another payment while
+    // payonce saves the first one's record, before its request leaves: payonce
+    // is choosing and saving a key then, so the second call is told to try
+    // again (conflict, retryable, nothing sent), and the first goes on.
+    start();
+    let calls = record_fetch(false, 200, JsValue::UNDEFINED);
+    let inner: std::rc::Rc<std::cell::RefCell<Option<Promise>>> = Default::default();
+    let keep = inner.clone();
+    let callback = Closure::<dyn Fn()>::new(move || {
+        if keep.borrow().is_none() {
+            let p = payonce::process_payment(
+                v("{ amount: 2, currency: 'usd' }"),
+                JsValue::UNDEFINED,
+                options(""),
+            );
+            *keep.borrow_mut() = Some(p);
+        }
+    });
+    reenter_on_write(callback.as_ref().unchecked_ref());
+    let result = settle(payonce::process_payment(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        options(""),
+    ))
+    .await
+    .expect("the outer payment goes through");
+    assert_eq!(get(&result, "status").as_f64(), Some(200.0));
+    fresh();
+    let second = inner.borrow_mut().take().expect("page code called payonce");
+    let err = settle(second).await.expect_err("refused");
+    assert_eq!(
+        (
+            s(&err, "code"),
+            get(&err, "retryable").as_bool(),
+            get(&err, "attempts").as_f64()
+        ),
+        ("conflict".to_string(), Some(true), Some(0.0)),
+        "{}",
+        s(&err, "message")
+    );
+    assert_eq!(calls.length(), 1, "only the outer payment was sent");
+    drop(callback);
+}
+
+#[wasm_bindgen_test]
 async fn page_code_in_on_event_and_in_getters_can_call_payonce_again() {
     start();
     let calls = record_fetch(false, 200, JsValue::UNDEFINED);
