@@ -25,21 +25,9 @@ pub fn shows_paid(
 mod tests {
     use super::*;
     use crate::rules::record::fingerprint;
+    use crate::rules::tabs::merge::tests::record;
 
     const EP: &str = "https://shop.test/api/charges";
-
-    fn record(key: &str, state: State, updated: u64) -> Record {
-        let mut r = Record::new(
-            key.into(),
-            fingerprint(EP, "{}"),
-            EP.into(),
-            1000,
-            86_400_000,
-        );
-        r.state = state;
-        r.updated_ms = updated;
-        r
-    }
 
     #[test]
     fn a_button_shows_paid_only_for_its_own_payment() {

@@ -46,13 +46,14 @@ pub fn takes_over(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::rules::record::fingerprint;
 
     const EP: &str = "https://shop.test/api/charges";
 
-    fn record(key: &str, state: State, updated: u64) -> Record {
+    /// A record of the test details with this key, state and update time.
+    pub(crate) fn record(key: &str, state: State, updated: u64) -> Record {
         let mut r = Record::new(
             key.into(),
             fingerprint(EP, "{}"),
