@@ -54,7 +54,15 @@ async function profile({ initScript } = {}) {
 
 const ready = (page) => page.waitForSelector('html[data-ready="true"]', { timeout: 10000 });
 const disabled = (page) => page.evaluate(() => document.getElementById('pay').disabled);
-const chargeShown = async (page) => (await page.text('#status'))?.match(/Charge (ch_\w+)/)?.[1];
+// The button settles before the promise the page awaits does, so the page's status line
+// is read once it no longer says it is paying.
+const chargeShown = async (page) => {
+  const status = await until(async () => {
+    const text = await page.text('#status');
+    return text && text !== 'Paying…' && text;
+  }, 5000, 'the page to show how its payment ended');
+  return status.match(/Charge (ch_\w+)/)?.[1];
+};
 /** processPayment with the demo's details, as the page would call it. */
 const pay = (page) => page.evaluate(async () => {
   const { processPayment, details, PAY_OPTIONS } = window.payonceDemo;
