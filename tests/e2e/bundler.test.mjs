@@ -281,7 +281,7 @@ test('under a CSP without wasm-unsafe-eval, init() rejects with a PaymentError n
   const outcome = await page.waitForFunction(() => document.body.dataset.init, undefined, { timeout: 10000 });
   const problems = await page.problems();
   await context.close();
-  assert.match(outcome, /^rejected: PaymentError network true: payonce could not load its WebAssembly module \(.+\); nothing was sent\..*'wasm-unsafe-eval'/);
+  assert.match(outcome, /^rejected: PaymentError network true: payonce could not load its WebAssembly module \(.+\); nothing was sent\..*'wasm-unsafe-eval'/s);
   assert.equal((await env.ledger()).requests.length, 0);
   t.diagnostic(`${outcome}; problems: ${JSON.stringify(problems)}`);
 });
