@@ -3,6 +3,10 @@
 // baselines. Prints figures and writes bench/results.json and bench/RESULTS.md.
 // It measures; it does not pass or fail. All traffic stays on 127.0.0.1.
 //
+// payonce ships one file, the module inside it (scripts/inline-module.mjs). Size and cold
+// start also measure the other way, two files: split() takes the module back out of the
+// shipped build into bench/.tmp/split/ (payonce.js without it, and payonce_bg.wasm).
+//
 //   node bench/run.mjs [size] [overhead] [cold] [chaos] [edges]   (default: all)
 //   CHAOS_N=500 OVERHEAD_N=2000 COLD_N=20 SEED=1 to change the counts.
 import { build } from 'esbuild';
@@ -12,7 +16,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants as zlib, gzipSync, inflateSync } from 'node:zlib';
 import { startGateway } from '../www/gateway.mjs';
 import { launchChromium } from '../tests/e2e/harness.mjs';
 
@@ -65,6 +69,26 @@ async function bundle(entry, outfile) {
   return readFile(outfile);
 }
 
+/**
+ * The shipped build as two files, as it was before the module went inside: bench/.tmp/split/
+ * payonce.js (the shipped file with the module's text emptied) and payonce_bg.wasm (the
+ * module), and bench/.tmp/module.js (the module's base64 text, for cold.js's steps).
+ */
+async function split() {
+  const js = await readFile(join(root, 'pkg/payonce.js'), 'utf8');
+  const found = [...js.matchAll(/"([A-Za-z0-9+/]{10000,}={0,2})"/g)];
+  if (found.length !== 1) throw new Error(`pkg/payonce.js holds ${found.length} module texts, not one: build it with scripts/build.sh`);
+  const text = found[0][1];
+  const wasm = inflateSync(Buffer.from(text, 'base64'));
+  const out = join(tmp, 'split');
+  await mkdir(out, { recursive: true });
+  const jsAlone = js.replace(`"${text}"`, '""');
+  await writeFile(join(out, 'payonce.js'), jsAlone);
+  await writeFile(join(out, 'payonce_bg.wasm'), wasm);
+  await writeFile(join(tmp, 'module.js'), `export default "${text}";\n`);
+  return { js: Buffer.from(js), jsAlone: Buffer.from(jsAlone), wasm, packedBytes: Buffer.from(text, 'base64').length };
+}
+
 /** Builds bench/floor the way payonce is built and measures it; null if it cannot. */
 async function sizeFloor() {
   try {
@@ -91,9 +115,12 @@ async function sizeFloor() {
 }
 
 async function size() {
-  const wasm = await readFile(join(root, 'pkg/payonce_bg.wasm'));
-  const glue = await readFile(join(root, 'pkg/payonce.js'));
-  const glueMin = await bundle('bench/baselines/payonce.js', join(tmp, 'payonce.bundle.js'));
+  const parts = await split();
+  const { wasm } = parts;
+  const glue = parts.jsAlone;
+  // An app's bundle of payonce, with the module's text taken out (it is measured in the wasm).
+  const glueMin = Buffer.from((await bundle('bench/baselines/payonce.js', join(tmp, 'payonce.bundle.js')))
+    .toString('utf8').replace(/"[A-Za-z0-9+/]{10000,}={0,2}"/, '""'));
   const axios = await bundle('bench/baselines/axios-uuid.js', join(tmp, 'axios-uuid.bundle.js'));
   const ky = await bundle('bench/baselines/ky.js', join(tmp, 'ky.bundle.js'));
   const hand = await bundle('bench/baselines/handwritten.js', join(tmp, 'handwritten.bundle.js'));
@@ -117,6 +144,14 @@ async function size() {
     floor,
     targetGzip: 20 * 1024,
   };
+  // What a page downloads, the two ways: one file (as shipped), or the JS and the .wasm.
+  const plainBytes = (...bufs) => bufs.reduce((n, b) => n + b.length, 0);
+  out.shapes = {
+    oneFile: { ...sizes(parts.js), bytes: plainBytes(parts.js), gzip6: gzipSync(parts.js, { level: 6 }).length, moduleCompressedBytes: parts.packedBytes },
+    twoFiles: { ...sizes(parts.jsAlone, wasm), bytes: plainBytes(parts.jsAlone, wasm),
+      gzip6: gzipSync(parts.jsAlone, { level: 6 }).length + gzipSync(wasm, { level: 6 }).length },
+  };
+  for (const f of ['gzip', 'brotli', 'bytes', 'gzip6']) out.shapes[`${f}Ratio`] = out.shapes.oneFile[f] / out.shapes.twoFiles[f];
   out.payonce.vsAxiosUuid = out.payonce.totalGzip / out.axiosUuid.gzip;
   out.payonce.vsKy = out.payonce.totalGzip / out.ky.gzip;
   out.payonce.vsHandwritten = out.payonce.totalGzip / out.handwritten.gzip;
@@ -149,6 +184,11 @@ async function size() {
   const p = out.payonce;
   console.log('\n== size shipped to the shopper (gzip -9 | brotli -q 11), each bundled and minified by esbuild');
   console.log(`payonce      ${kb(p.totalGzip)} | ${kb(p.totalBrotli)}   wasm ${kb(p.wasmGzip)} | ${kb(p.wasmBrotli)} + glue ${kb(p.glueMinifiedGzip)} | ${kb(p.glueMinifiedBrotli)} (as shipped: ${kb(p.glueGzip)} | ${kb(p.glueBrotli)})   target 20.0 KB gzip`);
+  const sh = out.shapes;
+  const shape = (x) => `${x.gzip} gzip -9, ${x.gzip6} gzip -6, ${x.brotli} brotli, ${x.bytes} uncompressed`;
+  console.log(`payonce as shipped, one file (the module inside, ${sh.oneFile.moduleCompressedBytes} bytes compressed, base64): ${shape(sh.oneFile)} bytes`);
+  console.log(`payonce as two files (payonce.js + payonce_bg.wasm):                 ${shape(sh.twoFiles)} bytes`);
+  console.log(`one file / two files: gzip -9 ${sh.gzipRatio.toFixed(3)}, gzip -6 ${sh.gzip6Ratio.toFixed(3)}, brotli ${sh.brotliRatio.toFixed(3)}, uncompressed ${sh.bytesRatio.toFixed(3)}`);
   console.log(`handwritten  ${kb(out.handwritten.gzip)} | ${kb(out.handwritten.brotli)}   payonce's core contract by hand in plain JS (bench/baselines/handwritten.js; payonce is ${p.vsHandwritten.toFixed(1)}x)`);
   console.log(`axios + uuid ${kb(out.axiosUuid.gzip)} | ${kb(out.axiosUuid.brotli)}   (payonce is ${p.vsAxiosUuid.toFixed(2)}x)`);
   console.log(`ky           ${kb(out.ky.gzip)} | ${kb(out.ky.brotli)}   (payonce is ${p.vsKy.toFixed(2)}x)`);
@@ -158,8 +198,9 @@ async function size() {
   return out;
 }
 
-async function withBench(fn) {
+async function withBench(fn, { gzip = false } = {}) {
   const gateway = await startGateway({
+    gzip,
     roots: { '/pkg/': join(root, 'pkg'), '/bench/': join(root, 'bench'), '/': join(root, 'www') },
     // Cross-origin isolation gives performance.now() 5 us resolution instead of 100 us.
     headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
@@ -217,41 +258,84 @@ async function overhead() {
   });
 }
 
+// The networks cold start is measured on: the local gateway as it is, and the same with
+// Chromium's network emulation adding latency to every request and limiting throughput
+// (a mobile connection). The gateway sends files gzip -9 encoded, as a server would.
+const NETWORKS = [
+  { name: 'local', label: 'local gateway, no emulation' },
+  { name: 'mobile', label: '60 ms latency, 9 Mbit/s down, 1.5 Mbit/s up (emulated)', latency: 60, downloadThroughput: 9e6 / 8, uploadThroughput: 1.5e6 / 8 },
+];
+
 async function coldStart() {
-  const plain = ['payonce', 'handwritten', 'ky'];
+  await split();
+  const plain = ['payonce', 'payonce-split', 'handwritten', 'ky'];
   const variants = [...plain, ...plain.map((l) => `${l}&preload=1`), 'payonce-steps'];
-  const loads = Object.fromEntries(variants.map((v) => [v, []]));
+  const out = { loads: COLD_N, networks: {} };
+  const failed = [];
   await withBench(async (gateway, browser) => {
-    for (let i = 0; i < COLD_N; i++) {
-      // A rotating order, so that no library always loads right after the same other one.
-      for (let j = 0; j < variants.length; j++) {
-        const v = variants[(i + j) % variants.length];
-        const context = await browser.newContext();
-        const page = await context.newPage();
-        await page.goto(`${gateway.url}/bench/cold.html?lib=${v}`);
-        await page.waitForSelector('html[data-ms]', { state: 'attached', timeout: 15000 });
-        loads[v].push(JSON.parse(await page.$eval('html', (h) => h.dataset.result)));
-        await context.close();
+    for (const net of NETWORKS) {
+      const loads = Object.fromEntries(variants.map((v) => [v, []]));
+      for (let i = 0; i < COLD_N; i++) {
+        // A rotating order, so that no library always loads right after the same other one.
+        for (let j = 0; j < variants.length; j++) {
+          const v = variants[(i + j) % variants.length];
+          const context = await browser.newContext();
+          const page = await context.newPage();
+          if (net.latency !== undefined) {
+            const cdp = await context.newCDPSession(page);
+            await cdp.send('Network.enable');
+            await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: net.latency,
+              downloadThroughput: net.downloadThroughput, uploadThroughput: net.uploadThroughput });
+          }
+          try {
+            await page.goto(`${gateway.url}/bench/cold.html?lib=${v}`);
+            await page.waitForSelector('html[data-ms]', { state: 'attached', timeout: 30000 });
+            loads[v].push(JSON.parse(await page.$eval('html', (h) => h.dataset.result)));
+          } catch (e) {
+            // A load that did not finish (a machine too busy): counted, not measured.
+            failed.push(`${net.name} ${v}: ${e.message.split('\n')[0]}`);
+          }
+          await context.close();
+        }
       }
+      const med = (v, field) => median(loads[v].map((r) => r[field]));
+      const pick = (v) => ({ median: med(v, 'ms'), sinceNavigationMedian: med(v, 'sinceNavigation') });
+      const o = { label: net.label };
+      for (const l of plain) o[l] = { ...pick(l), withPreload: pick(`${l}&preload=1`) };
+      o.payonce.fetchMedians = { js: med('payonce', 'fetch payonce.js') };
+      o['payonce-split'].fetchMedians = { js: med('payonce-split', 'fetch payonce.js'), wasm: med('payonce-split', 'fetch payonce_bg.wasm') };
+      o.steps = Object.fromEntries(['glue', 'decode', 'inflate', 'compile', 'instantiate', 'storageOpen', 'firstStorageRead', 'ms'].map((f) => [f, med('payonce-steps', f)]));
+      for (const l of ['payonce', 'payonce-split', 'handwritten']) {
+        o[l].vsKy = o[l].median / o.ky.median;
+        o[l].withPreload.vsKy = o[l].withPreload.median / o.ky.withPreload.median;
+      }
+      out.networks[net.name] = o;
     }
-  });
-  const med = (v, field) => median(loads[v].map((r) => r[field]));
-  const pick = (v) => ({ median: med(v, 'ms'), sinceNavigationMedian: med(v, 'sinceNavigation') });
-  const out = { loads: COLD_N };
-  for (const l of plain) out[l] = { ...pick(l), withPreload: pick(`${l}&preload=1`) };
-  out.payonce.fetchMedians = { glue: med('payonce', 'fetch payonce.js'), wasm: med('payonce', 'fetch payonce_bg.wasm') };
-  out.steps = Object.fromEntries(['glue', 'wasmFetch', 'compile', 'instantiate', 'storageOpen', 'firstStorageRead', 'ms'].map((f) => [f, med('payonce-steps', f)]));
-  out.ratio = out.payonce.median / out.ky.median;
-  out.handwrittenRatio = out.handwritten.median / out.ky.median;
-  console.log(`\n== cold start: import to first call possible, median of ${COLD_N} fresh page loads (from the import | from navigation start)`);
-  for (const l of plain) {
-    const x = out[l];
-    console.log(`${l.padEnd(11)} ${ms(x.median)} | ${ms(x.sinceNavigationMedian)}   with preload links: ${ms(x.withPreload.median)} | ${ms(x.withPreload.sinceNavigationMedian)}${l === 'payonce' ? `   payonce/ky ${out.ratio.toFixed(2)}x (target <= 1)` : ''}`);
+  }, { gzip: true });
+  // The figures the README quotes: the shipped build on the local gateway.
+  const local = out.networks.local;
+  for (const l of ['payonce', 'handwritten', 'ky']) out[l] = local[l];
+  out.steps = local.steps;
+  out.ratio = local.payonce.vsKy;
+  out.handwrittenRatio = local.handwritten.vsKy;
+  console.log(`\n== cold start: import to first call possible, median of ${COLD_N} fresh page loads per network (from the import | from navigation start)`);
+  for (const net of NETWORKS) {
+    const o = out.networks[net.name];
+    console.log(`-- ${o.label}`);
+    for (const l of plain) {
+      const x = o[l];
+      const ratios = x.vsKy === undefined ? '' : `   ÷ ky ${x.vsKy.toFixed(2)}x, with preload ${x.withPreload.vsKy.toFixed(2)}x`;
+      console.log(`${l.padEnd(13)} ${ms(x.median)} | ${ms(x.sinceNavigationMedian)}   with preload links: ${ms(x.withPreload.median)} | ${ms(x.withPreload.sinceNavigationMedian)}${ratios}`);
+    }
+    console.log(`one file ÷ two files: ${(o.payonce.median / o['payonce-split'].median).toFixed(2)}x, with preload ${(o.payonce.withPreload.median / o['payonce-split'].withPreload.median).toFixed(2)}x`);
+    const st = o.steps;
+    console.log(`payonce step by step (each step awaited alone): import ${ms(st.glue)}, base64 decode ${ms(st.decode)}, DecompressionStream ${ms(st.inflate)}, compile ${ms(st.compile)}, instantiate ${ms(st.instantiate)}, the browser opening sessionStorage ${ms(st.storageOpen)}, payonce's first storage read ${ms(st.firstStorageRead)}; total ${ms(st.ms)}`);
+    console.log(`on the network (request to last byte): one file: payonce.js ${ms(o.payonce.fetchMedians.js)}; two files: payonce.js ${ms(o['payonce-split'].fetchMedians.js)}, payonce_bg.wasm ${ms(o['payonce-split'].fetchMedians.wasm)}`);
   }
-  const st = out.steps;
-  console.log(`payonce step by step (the same work, each step awaited alone): glue import ${ms(st.glue)}, wasm fetch ${ms(st.wasmFetch)}, compile ${ms(st.compile)}, instantiate ${ms(st.instantiate)}, the browser opening sessionStorage ${ms(st.storageOpen)}, payonce's first storage read ${ms(st.firstStorageRead)} (pendingPayments() on an empty store); total ${ms(st.ms)}`);
-  console.log(`payonce's files on the network in the plain loads (request to last byte): payonce.js ${ms(out.payonce.fetchMedians.glue)}, payonce_bg.wasm ${ms(out.payonce.fetchMedians.wasm)}`);
-  console.log('preload links: <link rel="modulepreload"> for the module, and for payonce also <link rel="preload" as="fetch" crossorigin> for the .wasm');
+  out.failedLoads = failed;
+  if (failed.length) console.log(`${failed.length} loads did not finish and are not counted: ${failed.join('; ')}`);
+  console.log('payonce-split: the same build as two files, the .wasm fetched after the JS (compileStreaming), as before the module went inside payonce.js');
+  console.log('preload links: <link rel="modulepreload"> for the module; for payonce-split also <link rel="preload" as="fetch" crossorigin> for the .wasm');
   return out;
 }
 
@@ -436,6 +520,10 @@ function markdown(r) {
       `| axios + uuid (the seed snippet's stack) | ${kb(s.axiosUuid.gzip)} | ${brot(s.axiosUuid.brotli)} |`, `| ky | ${kb(s.ky.gzip)} | ${brot(s.ky.brotli)} |`,
       ...(s.floor ? [`| floor: a wasm-bindgen module that only writes a key, sends one fetch, writes the outcome | ${kb(s.floor.totalGzip)} (wasm ${kb(s.floor.wasmGzip)}, glue ${kb(s.floor.glueMinifiedGzip)}) | ${brot(s.floor.totalBrotli)} |`] : []),
       `| target for payonce | ${kb(s.targetGzip)} | |`, '',
+      ...(s.shapes ? ['What a page downloads for payonce, one file (as shipped: the module inside payonce.js, zlib-compressed by zopfli, base64) or two (payonce.js and payonce_bg.wasm), in bytes:', '',
+        '| | gzip -9 | gzip -6 | brotli -q 11 | uncompressed |', '|---|---|---|---|---|',
+        ...[['one file', s.shapes.oneFile], ['two files', s.shapes.twoFiles]].map(([n, x]) => `| ${n} | ${x.gzip} | ${x.gzip6} | ${x.brotli} | ${x.bytes} |`),
+        `| one ÷ two | ${s.shapes.gzipRatio.toFixed(3)} | ${s.shapes.gzip6Ratio.toFixed(3)} | ${s.shapes.brotliRatio.toFixed(3)} | ${s.shapes.bytesRatio.toFixed(3)} |`, ''] : []),
       'What takes the space (twiggy, on the shipped module rebuilt with names):', '', '```', s.twiggyTop.trim(), '```', '');
     if (s.byCrate) {
       lines.push('Summed by crate (bytes after wasm-opt, names section left out):', '', '| crate | bytes |', '|---|---|',
@@ -458,13 +546,11 @@ function markdown(r) {
   }
   if (r.cold) {
     const c = r.cold;
-    lines.push('## Cold start', '', `Import to first call possible, median of ${c.loads} fresh page loads (payonce/ky ${c.ratio.toFixed(2)}x).`, '');
-    if (c.handwritten) {
-      lines.push('| | from the import | from navigation start | with preload links, from the import | from navigation start |', '|---|---|---|---|---|',
-        ...['payonce', 'handwritten', 'ky'].map((l) => `| ${l} | ${ms(c[l].median)} | ${ms(c[l].sinceNavigationMedian)} | ${ms(c[l].withPreload.median)} | ${ms(c[l].withPreload.sinceNavigationMedian)} |`), '',
-        `payonce step by step (the same work, each step awaited alone, medians): glue import ${ms(c.steps.glue)}, wasm fetch ${ms(c.steps.wasmFetch)}, compile ${ms(c.steps.compile)}, instantiate ${ms(c.steps.instantiate)}, the browser opening sessionStorage ${ms(c.steps.storageOpen ?? NaN)}, payonce's first storage read ${ms(c.steps.firstStorageRead)}; total ${ms(c.steps.ms)}.`, '');
-    } else {
-      lines.push(`payonce ${ms(c.payonce.median)}, ky ${ms(c.ky.median)}.`, '');
+    lines.push('## Cold start', '', `Import to first call possible, median of ${c.loads} fresh page loads per network (payonce/ky ${c.ratio.toFixed(2)}x on the local gateway). Files are sent gzip -9 encoded. *payonce-split* is the same build as two files, the .wasm fetched after the JS, as before the module went inside payonce.js. Preload links: \`<link rel="modulepreload">\` for the module, and for payonce-split also \`<link rel="preload" as="fetch" crossorigin>\` for the .wasm.`, '');
+    for (const o of Object.values(c.networks ?? {})) {
+      lines.push(`**${o.label}**`, '', '| | from the import | from navigation start | ÷ ky | with preload links, from the import | from navigation start | ÷ ky |', '|---|---|---|---|---|---|---|',
+        ...['payonce', 'payonce-split', 'handwritten', 'ky'].map((l) => `| ${l} | ${ms(o[l].median)} | ${ms(o[l].sinceNavigationMedian)} | ${o[l].vsKy === undefined ? '' : `${o[l].vsKy.toFixed(2)}x`} | ${ms(o[l].withPreload.median)} | ${ms(o[l].withPreload.sinceNavigationMedian)} | ${o[l].withPreload.vsKy === undefined ? '' : `${o[l].withPreload.vsKy.toFixed(2)}x`} |`), '',
+        `One file ÷ two files: ${(o.payonce.median / o['payonce-split'].median).toFixed(2)}x, with preload links ${(o.payonce.withPreload.median / o['payonce-split'].withPreload.median).toFixed(2)}x. payonce step by step (each step awaited alone, medians): import ${ms(o.steps.glue)}, base64 decode ${ms(o.steps.decode)}, DecompressionStream ${ms(o.steps.inflate)}, compile ${ms(o.steps.compile)}, instantiate ${ms(o.steps.instantiate)}, the browser opening sessionStorage ${ms(o.steps.storageOpen)}, payonce's first storage read ${ms(o.steps.firstStorageRead)}; total ${ms(o.steps.ms)}.`, '');
     }
   }
   if (r.chaos) {

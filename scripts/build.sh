@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release package into pkg/: cargo (opt-level z, LTO), wasm-bindgen
 # through wasm-pack, wasm-opt from npm's binaryen, the glue bundled and minified
-# with esbuild, and the import names shortened.
+# with esbuild, the import names shortened, and the module written into the JS
+# (pkg/payonce.js and pkg/payonce.d.ts are the package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -35,6 +36,18 @@ fi
 "$wasm_opt" -Oz --flatten --rereloop -Oz --converge --strip-debug --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   pkg/payonce_bg.wasm -o pkg/payonce_bg.wasm
+# The glue's default location of the module (`new URL('payonce_bg.wasm',
+# import.meta.url)`, which bundlers ship as an asset) is dropped: entry.js always hands
+# the glue the module, from the bytes inside payonce.js.
+node -e '
+const fs = require("fs");
+const file = "pkg/payonce.js";
+const glue = fs.readFileSync(file, "utf8");
+const re = /if \(module_or_path === undefined\) \{\s*module_or_path = new URL\(.payonce_bg\.wasm., import\.meta\.url\);\s*\}/g;
+const n = (glue.match(re) || []).length;
+if (n !== 1) { console.error(`build: FAILED: the glue names its default .wasm ${n} times, not once; compare ${file} with what this step expects`); process.exit(1); }
+fs.writeFileSync(file, glue.replace(re, ""));
+'
 # One JS module, not three: src/entry.js (the package's entry: it exports the declared
 # API and lets payments wait for init), wasm-bindgen's glue, and driver.js, which
 # wasm-bindgen puts in pkg/snippets/ and a page loading the glue as a native ES module
@@ -44,9 +57,14 @@ fi
 rm -rf pkg/snippets
 # wasm-bindgen's hashed import names, shortened in the .wasm and the glue together.
 node scripts/shorten-imports.mjs pkg/payonce_bg.wasm pkg/payonce.js
-rm -f pkg/.gitignore
+# The module itself, compressed, into payonce.js: a page makes one request, not two
+# (bench/RESULTS.md, cold start). The .wasm is not shipped.
+node scripts/inline-module.mjs pkg/payonce_bg.wasm pkg/payonce.js
+wasm_bytes="$(wc -c < pkg/payonce_bg.wasm)"
+wasm_gzip="$(gzip -9c pkg/payonce_bg.wasm | wc -c)"
+rm -f pkg/payonce_bg.wasm pkg/.gitignore
 # The declarations are written by hand (wasm-bindgen's would declare the glue's exports
 # and the raw wasm exports as `any`); tests/types checks them against the module.
 cp src/payonce.d.ts pkg/payonce.d.ts
-printf 'build: pkg/payonce_bg.wasm %s bytes (%s gzipped), pkg/payonce.js %s bytes\n' \
-  "$(wc -c < pkg/payonce_bg.wasm)" "$(gzip -9c pkg/payonce_bg.wasm | wc -c)" "$(wc -c < pkg/payonce.js)"
+printf 'build: the module %s bytes (%s gzipped alone), pkg/payonce.js with it inside %s bytes (%s gzipped)\n' \
+  "$wasm_bytes" "$wasm_gzip" "$(wc -c < pkg/payonce.js)" "$(gzip -9c pkg/payonce.js | wc -c)"

@@ -1,15 +1,17 @@
 // The package's entry module: what `import … from 'payonce'` gives. scripts/build.sh
 // bundles it with wasm-bindgen's glue (../pkg/payonce.js as wasm-pack writes it) and
-// driver.js into the one shipped pkg/payonce.js.
+// driver.js into the one shipped pkg/payonce.js, and writes the WebAssembly module into
+// it (see MODULE): a page makes one request for payonce, not two.
 //
 // It holds no payment rules (those are all in the wasm). It does three things the glue
 // cannot:
 // - Every export works before `init()` has finished. Payments wait for the module
 //   (the first one starts loading it), so `await init()` is optional; the synchronous
 //   exports answer without it as payonce.d.ts documents, and start no load (so an
-//   init(url) made after them is the first). No export throws synchronously for want
+//   init(module) made after them is the first). No export throws synchronously for want
 //   of the module.
-// - It finds the .wasm where Vite 5-7's dev server moves the module (see wasmUrl).
+// - It loads the module from the bytes inside this file, within a deadline, and turns
+//   every way that can fail into a PaymentError.
 // - It exports only the declared API (not the glue's internal PayonceJob class).
 import initGlue, {
   initSync as initGlueSync,
@@ -41,25 +43,15 @@ function whenReady() {
   signalReady();
 }
 
-/**
- * Where the .wasm is when the caller gave no location. The literal
- * `new URL('payonce_bg.wasm', import.meta.url)` is what webpack 5, Vite, Parcel and
- * Next.js look for to ship the file as an asset, so it stays written out in full.
- *
- * Vite 5, 6 and 7's dev server runs a dependency from a copy in node_modules/.vite/deps/
- * (its pre-bundling) and leaves the .wasm behind, so that URL answers with the index
- * page. That copy sits two folders below node_modules, which holds payonce itself: the
- * file is at node_modules/payonce/pkg/. (Vite 8 rewrites the URL on its own; a Vite 5-7
- * app whose node_modules is not beside its cache, as in a hoisted monorepo, needs
- * `optimizeDeps: { exclude: ['payonce'] }`, which the error below says.)
- */
-function wasmUrl() {
-  const url = new URL('payonce_bg.wasm', import.meta.url);
-  if (/\/node_modules\/\.vite\/deps[^/]*\/payonce_bg\.wasm$/.test(url.pathname)) {
-    return new URL('../../payonce/pkg/payonce_bg.wasm', url);
-  }
-  return url;
-}
+// The module's bytes, compressed (zlib format, by zopfli) and base64-encoded; build.sh
+// (scripts/inline-module.mjs) puts them in place of this placeholder.
+const MODULE = '__PAYONCE_MODULE__';
+// How long decompressing and instantiating the module may take. Both are local work of
+// a few milliseconds; the deadline is for a page whose DecompressionStream, Response or
+// WebAssembly was replaced by something that never settles.
+const LOAD_MS = 10000;
+const setTimer = globalThis.setTimeout;
+const clearTimer = globalThis.clearTimeout;
 
 /**
  * A PaymentError made here, for the failures the wasm cannot report: its own
@@ -80,42 +72,75 @@ function entryError(code, message, cause) {
   return err;
 }
 
-function loadError(cause, where) {
+function loadError(cause) {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return entryError(
     'network',
-    `payonce could not load its WebAssembly module${where ? ` from ${where}` : ''} (${reason}); ` +
-      'nothing was sent. Serve payonce_bg.wasm or pass its URL to init({ module_or_path }); ' +
-      "Vite 5-7 dev in a monorepo: optimizeDeps: { exclude: ['payonce'] }",
+    `payonce could not load its WebAssembly module (${reason}); nothing was sent. ` +
+      'It needs WebAssembly and DecompressionStream (Chrome 96, Firefox 113, Safari 16.4 or later), ' +
+      "and a Content-Security-Policy that allows 'wasm-unsafe-eval' in script-src",
     cause,
   );
 }
 
+/** The module's bytes: MODULE decoded, and decompressed by the browser. */
+function inflate() {
+  let packed;
+  if (typeof Uint8Array.fromBase64 === 'function') {
+    packed = Uint8Array.fromBase64(MODULE);
+  } else {
+    const text = atob(MODULE);
+    packed = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) packed[i] = text.charCodeAt(i);
+  }
+  const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream('deflate'));
+  return new Response(stream).arrayBuffer();
+}
+
+/** `promise`, or a rejection once LOAD_MS have passed without it settling. */
+function withinDeadline(promise) {
+  let timer;
+  const late = new Promise((resolve, reject) => {
+    timer = setTimer(() => reject(new Error(`it did not finish within ${LOAD_MS / 1000} s`)), LOAD_MS);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimer(timer));
+}
+
 function load(input) {
-  const where = input === undefined || input === null ? wasmUrl() : input;
-  return initGlue({ module_or_path: where }).then(
+  const work = new Promise((resolve) => resolve(input ?? inflate())).then((bytes) => initGlue({ module_or_path: bytes }));
+  return withinDeadline(work).then(
     (output) => {
       whenReady();
       return output;
     },
     (cause) => {
-      throw loadError(cause, typeof where === 'string' || where instanceof URL ? String(where) : '');
+      throw loadError(cause);
     },
   );
 }
 
+/** A compiled module or the module's bytes (what init() uses as given), else undefined. */
+function moduleGiven(input) {
+  if (typeof WebAssembly === 'object' && WebAssembly !== null && input instanceof WebAssembly.Module) return input;
+  return input instanceof ArrayBuffer || ArrayBuffer.isView(input) ? input : undefined;
+}
+
 /**
- * Fetches and compiles the .wasm once per page. Optional: the first payment starts it.
- * Calls after the first share its promise, except that a location given while a load of
- * the default one is under way (a payment made before `init(url)`) is tried if that load
- * fails: one load at a time, never two instances. After a failure, the next call tries again.
+ * Instantiates the module once per page. Optional: the first payment starts it.
+ * A compiled module or bytes given are used instead of the module inside this file; any
+ * other argument (a URL, a Request, a Response, a promise: where the .wasm was served
+ * before it was inlined) is ignored. Calls after the first share its promise, except
+ * that a module given while a load of the inlined one is under way (a payment made
+ * before `init(module)`) is tried if that load fails: one load at a time, never two
+ * instances. After a failure, the next call tries again.
  */
 export default function init(options) {
   let input = options;
   if (input !== undefined && input !== null && Object.getPrototypeOf(input) === Object.prototype) {
     input = input.module_or_path;
   }
-  const given = input !== undefined && input !== null;
+  input = moduleGiven(input);
+  const given = input !== undefined;
   if (!loading || (given && loadingDefault)) {
     const prior = loading;
     const current = (prior ? prior.catch(() => load(input)) : load(input)).catch((e) => {
@@ -141,7 +166,7 @@ export function initSync(module) {
   return output;
 }
 
-/** The module, loaded: the load under way, or the one an init(url) started after it failed. */
+/** The module, loaded: the load under way, or the one an init(module) started after it failed. */
 function loaded() {
   const current = init();
   return current.catch((e) => (loading && loading !== current ? loaded() : Promise.reject(e)));

@@ -277,7 +277,11 @@ export class PayButton {
   free(): void;
 }
 
-/** Where the WebAssembly module comes from: its URL, a response, its bytes or a compiled module. */
+/**
+ * What {@link init} accepts. The module is inside payonce.js; a compiled module or its
+ * bytes are used as given, and a URL, a request or a response (where the separate .wasm
+ * was served before) is accepted and ignored.
+ */
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 
 /** What {@link initSync} takes: the module's bytes or a compiled module. */
@@ -289,21 +293,23 @@ export interface InitOutput {
 }
 
 /**
- * Fetches and compiles payonce's WebAssembly module, once per page. Optional: the first
- * payment starts it. Call it early (at start-up, or in an effect) so the module is
- * ready when the shopper clicks, and to have {@link pendingPayments} answer.
+ * Decompresses and instantiates payonce's WebAssembly module, which is inside this file
+ * (no request), once per page. Optional: the first payment starts it. Call it early (at
+ * start-up, or in an effect) so the module is ready when the shopper clicks, and to have
+ * {@link pendingPayments} answer.
  *
- * By default the module is `payonce_bg.wasm` beside this file, which bundlers that
- * understand `new URL(…, import.meta.url)` (webpack 5, Vite, Parcel, Next.js) ship on
- * their own. Pass `module_or_path` when you serve it yourself (esbuild).
+ * `module_or_path` is kept for code written for the two-file package: a compiled module
+ * or the module's bytes are used as given; a URL, a request, a response or a promise is
+ * ignored. Decompressing and instantiating have a 10 s deadline.
  * Calls after the first share its promise; after a failure, the next call tries again.
  * Left unawaited, a failed load reports no unhandled rejection (server rendering runs a
  * module-level `init()` too); the next payment rejects with the error.
- * A location given while the default one is loading (a payment came first) is tried if
+ * A module given while the inlined one is loading (a payment came first) is tried if
  * that load fails, and the waiting payments use it.
  *
  * @throws never synchronously; rejects with a {@link PaymentError} (code `network`)
- *   when the module cannot be loaded
+ *   when the module cannot be loaded (no DecompressionStream: before Chrome 80, Firefox
+ *   113, Safari 16.4; a CSP without 'wasm-unsafe-eval')
  */
 export default function init(
   options?: { module_or_path?: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,

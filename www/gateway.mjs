@@ -47,6 +47,7 @@
 
 import { createServer } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,15 +89,18 @@ export const FAULTS = {
 /**
  * Starts the gateway.
  * @param {{ port?: number, host?: string, roots?: Record<string, string>, headers?: Record<string, string>,
- *   prelude?: (req: import('node:http').IncomingMessage) => string, quiet?: boolean }} [opts]
+ *   prelude?: (req: import('node:http').IncomingMessage) => string, quiet?: boolean, gzip?: boolean }} [opts]
  *   roots maps URL prefixes to folders; by default (DEFAULT_ROOTS) '/' is www/ and '/pkg/' is the built package.
  *   prelude returns HTML put right after the doctype of every HTML file served: the e2e
  *   harness loads its init script there for browsers whose driver cannot add one.
+ *   gzip: files are sent gzip -9 encoded to browsers that accept it, as a web server or
+ *   CDN would (the bench measures loads that way; the tests see the bytes as they are).
  */
 export async function startGateway(opts = {}) {
   const roots = opts.roots ?? DEFAULT_ROOTS;
   const extraHeaders = opts.headers ?? {};
   const state = newState();
+  const gzipped = new Map();
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
@@ -311,9 +315,17 @@ export async function startGateway(opts = {}) {
         const at = /^\s*<!doctype[^>]*>/i.exec(html)?.[0].length ?? 0;
         data = Buffer.from(html.slice(0, at) + prelude + html.slice(at));
       }
+      const encode = opts.gzip && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+      if (encode) {
+        // Compressed once per file content, as a server with precompressed files would.
+        let cached = gzipped.get(file);
+        if (!cached || !cached.raw.equals(data)) gzipped.set(file, (cached = { raw: data, gzip: gzipSync(data, { level: 9 }) }));
+        data = cached.gzip;
+      }
       res.writeHead(200, {
         'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
         'Cache-Control': 'no-store',
+        ...(encode ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : {}),
         ...extraHeaders,
       });
       res.end(data);

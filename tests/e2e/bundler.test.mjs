@@ -3,10 +3,11 @@
 // under a strict CSP header) and run by the Vite 7 and Vite 8 dev servers, paying
 // through the gateway, in the engine PAYONCE_ENGINE names (harness.mjs). Each app uses
 // its bundler's defaults: no configuration for payonce anywhere (webpack runs with no
-// config file at all).
+// config file at all), no file copied by hand. payonce is one JS file with its
+// WebAssembly module inside: every app's output and every page's requests hold no .wasm.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile, copyFile, rm, readdir, readFile } from 'node:fs/promises';
+import { mkdir, writeFile, rm, readdir, readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -94,7 +95,7 @@ before(async () => {
   );
   const tarball = join(work, filename);
 
-  // esbuild leaves new URL('payonce_bg.wasm', import.meta.url) alone: ship the wasm beside the bundle.
+  // esbuild bundles payonce, its module with it: nothing to copy beside the bundle.
   const esbuildApp = await app('esbuild', tarball);
   await writeFile(join(esbuildApp, 'main.js'), APP);
   await mkdir(join(esbuildApp, 'dist'));
@@ -107,13 +108,12 @@ before(async () => {
     absWorkingDir: esbuildApp,
     logLevel: 'error',
   });
-  await copyFile(join(esbuildApp, 'node_modules/payonce/pkg/payonce_bg.wasm'), join(esbuildApp, 'dist/payonce_bg.wasm'));
   await writeFile(join(esbuildApp, 'dist/index.html'), PAGE('esbuild', 'type="module" src="bundle.js"'));
 
   // The same package on a page whose CSP (a meta tag on top of the header) lacks 'wasm-unsafe-eval'.
   await writeFile(join(esbuildApp, 'init-only.js'), `
     import init from 'payonce';
-    init().then(() => { document.body.dataset.init = 'loaded'; }, (e) => { document.body.dataset.init = 'rejected: ' + e.name; });
+    init().then(() => { document.body.dataset.init = 'loaded'; }, (e) => { document.body.dataset.init = 'rejected: ' + e.name + ' ' + e.code + ' ' + e.retryable + ': ' + e.message; });
   `);
   await esbuild({
     entryPoints: [join(esbuildApp, 'init-only.js')],
@@ -127,13 +127,12 @@ before(async () => {
     <meta http-equiv="Content-Security-Policy" content="script-src 'self'"><title>no wasm-unsafe-eval</title>
     <body><script type="module" src="init-only.js"></script></body>`);
 
-  // Vite turns the same new URL(...) into a hashed asset on its own.
   const viteApp = await app('vite', tarball);
   await writeFile(join(viteApp, 'main.js'), APP);
   await writeFile(join(viteApp, 'index.html'), PAGE('vite', 'type="module" src="./main.js"'));
   await vite8Build({ root: viteApp, base: '/vite/', logLevel: 'error', configFile: false });
 
-  // webpack 5 with no config file: src/index.js in, dist/main.js out, the .wasm an asset.
+  // webpack 5 with no config file: src/index.js in, dist/main.js out.
   const webpackApp = await app('webpack', tarball);
   await mkdir(join(webpackApp, 'src'));
   await writeFile(join(webpackApp, 'src/index.js'), APP);
@@ -172,8 +171,9 @@ before(async () => {
     env[name] = `http://127.0.0.1:${port}`;
   }
 
-  // A monorepo whose node_modules is hoisted above the app: Vite 7's dev server cannot
-  // reach the .wasm from its cache folder, and the README's one line is needed.
+  // A monorepo whose node_modules is hoisted above the app: Vite 7's dev server runs
+  // payonce from its cache folder, far from the package (a separate .wasm was not found
+  // from there without optimizeDeps: { exclude: ['payonce'] }).
   const mono = join(work, 'mono');
   await mkdir(join(mono, 'node_modules/payonce'), { recursive: true });
   await run('tar', ['-xzf', tarball, '-C', join(mono, 'node_modules/payonce'), '--strip-components=1']);
@@ -243,9 +243,13 @@ for (const [bundler, path] of [
   });
 }
 
-test('webpack 5 ships the .wasm as an asset with no configuration', async () => {
-  const files = await readdir(join(work, 'webpack/dist'));
-  assert.ok(files.some((f) => f.endsWith('.wasm')), `no .wasm in webpack's output: ${files.join(', ')}`);
+test('esbuild, Vite 8 and webpack 5 write no .wasm: the module is inside the bundle', async () => {
+  for (const dir of ['esbuild/dist', 'vite/dist', 'webpack/dist']) {
+    const files = await readdir(join(work, dir), { recursive: true });
+    assert.deepEqual(files.filter((f) => f.endsWith('.wasm')), [], `${dir}: ${files.join(', ')}`);
+  }
+  const packed = JSON.parse((await run('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: root })).stdout)[0].files.map((f) => f.path);
+  assert.deepEqual(packed.filter((f) => f.startsWith('pkg/')).sort(), ['pkg/payonce.d.ts', 'pkg/payonce.js'], 'the package ships one module and its declarations');
 });
 
 for (const [name, label] of [['vite7-dev', 'Vite 7'], ['vite8-dev', 'Vite 8']]) {
@@ -254,32 +258,30 @@ for (const [name, label] of [['vite7-dev', 'Vite 7'], ['vite8-dev', 'Vite 8']]) 
     assertPaidOnce(run);
     assert.ok(run.loaded.some((p) => /\/node_modules\/\.vite\/deps\/payonce\.js$/.test(p)),
       `payonce was not pre-bundled: ${run.loaded.join(', ')}`);
-    assert.ok(run.loaded.some((p) => p.endsWith('/payonce_bg.wasm')), 'the .wasm was fetched');
+    assert.deepEqual(run.loaded.filter((p) => p.endsWith('.wasm')), [], 'no .wasm was fetched');
   });
 }
 
-test("in a hoisted monorepo, the Vite 7 dev server fails with a PaymentError that gives the README's one line, and pays once with it", async () => {
-  const { context, result: plain } = await openApp(`${env['mono-plain']}/`);
-  await context.close();
-  assert.match(plain.error ?? '', /could not load its WebAssembly module.*optimizeDeps: \{ exclude: \['payonce'\] \}/);
-  assert.equal((await env.ledger()).requests.length, 0, 'nothing was sent');
-
+test('in a hoisted monorepo, the Vite 7 dev server pays once with no configuration, and with payonce excluded from pre-bundling', async () => {
+  const plain = await payIn(`${env['mono-plain']}/`);
+  assertPaidOnce(plain);
+  assert.ok(plain.loaded.some((p) => /\/node_modules\/\.vite\/deps\/payonce\.js$/.test(p)), `payonce was not pre-bundled: ${plain.loaded.join(', ')}`);
+  await env.reset();
   assertPaidOnce(await payIn(`${env['mono-excluded']}/`));
 });
 
-// WebKit allows WebAssembly.compileStreaming under such a CSP and refuses at
-// instantiation; payonce's init() must reject in every engine, so the page can tell the
-// shopper, rather than hang or leave a half-made module. Seen here: the rejection in all
-// three; Chromium and Firefox also fire a securitypolicyviolation event (wasm-eval),
-// WebKitGTK 2.50 fires none.
-test('under a CSP without wasm-unsafe-eval, init() rejects', async (t) => {
+// payonce's init() must reject in every engine, so the page can tell the shopper, rather
+// than hang or leave a half-made module: with a PaymentError that names the CSP source
+// to allow. Seen here: the rejection in all three; Chromium and Firefox also fire a
+// securitypolicyviolation event (wasm-eval), WebKitGTK 2.50 fires none.
+test('under a CSP without wasm-unsafe-eval, init() rejects with a PaymentError naming it', async (t) => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
   await page.goto(`${env.gateway.url}/esbuild/no-wasm-eval.html`);
   const outcome = await page.waitForFunction(() => document.body.dataset.init, undefined, { timeout: 10000 });
   const problems = await page.problems();
   await context.close();
-  assert.match(outcome, /^rejected: /);
+  assert.match(outcome, /^rejected: PaymentError network true: payonce could not load its WebAssembly module \(.+\); nothing was sent\..*'wasm-unsafe-eval'/s);
   assert.equal((await env.ledger()).requests.length, 0);
   t.diagnostic(`${outcome}; problems: ${JSON.stringify(problems)}`);
 });

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ROOTS } from '../../www/gateway.mjs';
 import { setup, until, chargeRequests } from './harness.mjs';
-import { openTab, wasmLoaded, startPay, outcome, payNow, keysOf, describe, sleep } from './paying.mjs';
+import { openTab, releaseLoaded, startPay, outcome, payNow, keysOf, describe, sleep } from './paying.mjs';
 
 const PREVIOUS = fileURLToPath(new URL('./previous/', import.meta.url));
 const PREVIOUS_COMMIT = /^commit (\w+)/m.exec(readFileSync(new URL('./previous/VERSION', import.meta.url), 'utf8'))?.[1];
@@ -38,8 +38,8 @@ const LONG = { timeoutMs: 15000 };
 async function twoReleases(t, first, second) {
   const context = await env.browser.newContext();
   const tabs = { [first]: await openTab(env, context, { release: first }), [second]: await openTab(env, context, { release: second }) };
-  assert.deepEqual(await wasmLoaded(tabs.previous), ['/previous/payonce_bg.wasm'], 'the previous tab runs the fixture');
-  assert.deepEqual(await wasmLoaded(tabs.new), ['/pkg/payonce_bg.wasm'], 'the new tab runs the new build');
+  assert.deepEqual(await releaseLoaded(tabs.previous), ['/previous/payonce.js', '/previous/payonce_bg.wasm'], 'the previous tab runs the fixture');
+  assert.deepEqual(await releaseLoaded(tabs.new), ['/pkg/payonce.js'], 'the new tab runs the new build, one file');
   t.diagnostic(`previous release: ${PREVIOUS_COMMIT?.slice(0, 12)}`);
   const problems = async () => (await Promise.all(Object.values(tabs).map((p) => p.problems()))).flat();
   return { context, tabs, problems };
@@ -113,7 +113,7 @@ test('(d) a tab on the previous release reloads into the new one mid-payment: th
   // The deploy: the same tab (its sessionStorage) now loads the new release.
   await tab.goto(`${env.gateway.url}/#order=1`);
   await tab.waitForSelector('html[data-ready="true"]', { timeout: 15000 });
-  assert.deepEqual(await wasmLoaded(tab), ['/pkg/payonce_bg.wasm']);
+  assert.deepEqual(await releaseLoaded(tab), ['/pkg/payonce.js']);
   await env.release();
   await until(async () => (await ledger()).charges.length === 1, 10000, 'the held request charged once released');
   const pending = await tab.evaluate(async () => (await import('/pkg/payonce.js')).pendingPayments('/api/charges').map((p) => p.key));

@@ -1,9 +1,12 @@
 // Using payonce without waiting for init(): every export answers at once (none
-// throws for want of the module), payments wait for the module and pay once, and a
-// module that cannot be loaded is a PaymentError that says what to do.
+// throws for want of the module), payments wait for the module and pay once; payonce.js
+// alone is the whole package (its module is inside it); and a module that cannot be
+// loaded (no DecompressionStream, a WebAssembly that never answers) is a PaymentError
+// that says what to do, within the load's deadline, never a hang.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile, copyFile, rm } from 'node:fs/promises';
+import { mkdir, writeFile, copyFile, readFile, rm } from 'node:fs/promises';
+import { inflateSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { setup, chargeRequests, until } from './harness.mjs';
@@ -26,12 +29,17 @@ before(async () => {
   await rm(work, { recursive: true, force: true });
   await mkdir(join(work, 'pages'), { recursive: true });
   await writeFile(join(work, 'pages/index.html'), PAGE('/pkg/payonce.js'));
-  // The module alone, its .wasm not beside it (a deployment that forgot the file).
-  await mkdir(join(work, 'nowasm'), { recursive: true });
-  await copyFile(join(root, 'pkg/payonce.js'), join(work, 'nowasm/payonce.js'));
-  await writeFile(join(work, 'nowasm/index.html'), PAGE('/nowasm/payonce.js'));
+  // payonce.js alone in a folder: nothing else is served beside it.
+  await mkdir(join(work, 'alone'), { recursive: true });
+  await copyFile(join(root, 'pkg/payonce.js'), join(work, 'alone/payonce.js'));
+  await writeFile(join(work, 'alone/index.html'), PAGE('/alone/payonce.js'));
+  // The module itself, taken out of payonce.js, for the tests that hand init() a module.
+  const text = /"([A-Za-z0-9+/]{10000,}={0,2})"/.exec(await readFile(join(root, 'pkg/payonce.js'), 'utf8'))?.[1];
+  assert.ok(text, 'pkg/payonce.js holds its module as base64 text');
+  await mkdir(join(work, 'module'), { recursive: true });
+  await writeFile(join(work, 'module/payonce_bg.wasm'), inflateSync(Buffer.from(text, 'base64')));
   env = await setup({
-    roots: { '/pkg/': join(root, 'pkg'), '/pages/': join(work, 'pages'), '/nowasm/': join(work, 'nowasm') },
+    roots: { '/pkg/': join(root, 'pkg'), '/pages/': join(work, 'pages'), '/alone/': join(work, 'alone'), '/module/': join(work, 'module') },
   });
 });
 
@@ -94,7 +102,7 @@ test('every export answers synchronously before init() without throwing, and a p
 });
 
 test('before init(), newIdempotencyKey() refuses a random source without randomness as the module does', async () => {
-  const { context, page } = await open('/nowasm/');
+  const { context, page } = await open('/alone/');
   const seen = await page.evaluate(() => {
     const p = window.payonce;
     const real = crypto.getRandomValues;
@@ -186,12 +194,18 @@ test('pendingPayments() before init() is [] and the real list after; a PayButton
   await context.close();
 });
 
-test('a .wasm that cannot be loaded rejects the payment with a PaymentError saying what to do; init() with its URL then works', async () => {
-  const { context, page } = await open('/nowasm/');
-  const failed = await page.evaluate(async () => {
+// Page code that takes DecompressionStream away (an older browser has none), keeping it
+// where the test can give it back.
+const noDecompressionStream = () => {
+  window.realDecompressionStream = window.DecompressionStream;
+  delete window.DecompressionStream;
+};
+
+async function failedPayment(page, order) {
+  return page.evaluate(async (order) => {
     const p = window.payonce;
     try {
-      await p.processPayment({ amount: 1, currency: 'usd', order: 'no-wasm' }, undefined, { endpoint: '/api/charges' });
+      await p.processPayment({ amount: 1, currency: 'usd', order }, undefined, { endpoint: '/api/charges' });
       return { paid: true };
     } catch (e) {
       return {
@@ -201,18 +215,42 @@ test('a .wasm that cannot be loaded rejects the payment with a PaymentError sayi
         fields: { code: e.code, status: e.status, retryable: e.retryable, key: e.key, attempts: e.attempts, body: e.body, retryAfterMs: e.retryAfterMs },
       };
     }
+  }, order);
+}
+
+const LOAD_FAILED = { code: 'network', status: null, retryable: true, key: null, attempts: 0, body: null, retryAfterMs: null };
+
+test('payonce.js alone pays once: it fetches no .wasm, and init() given a URL (as before the module was inside) ignores it', async () => {
+  const { context, page } = await open('/alone/');
+  const seen = await page.evaluate(async () => {
+    const p = window.payonce;
+    await p.default({ module_or_path: '/no/such/payonce_bg.wasm' });
+    await p.default(new URL('/no/such/payonce_bg.wasm', location.href));
+    const r = await p.processPayment({ amount: 1, currency: 'usd', order: 'alone' }, undefined, { endpoint: '/api/charges' });
+    const fetched = performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname).filter((n) => n.endsWith('.wasm'));
+    return { status: r.status, fetched };
   });
-  assert.equal(failed.isPaymentError, true);
+  assert.equal(seen.status, 201);
+  assert.deepEqual(seen.fetched, [], 'no .wasm was fetched');
+  assert.equal((await env.ledger()).charges.length, 1);
+  assert.deepEqual(await page.problems(), []);
+  await context.close();
+});
+
+test('without DecompressionStream the payment rejects with a PaymentError saying what is needed; with it back, the next payment pays', async () => {
+  const context = await env.browser.newContext({ initScript: noDecompressionStream });
+  const { page } = await open('/alone/', context);
+  const failed = await failedPayment(page, 'no-decompression');
+  assert.equal(failed.isPaymentError, true, JSON.stringify(failed));
   assert.equal(failed.name, 'PaymentError');
-  assert.deepEqual(failed.fields, { code: 'network', status: null, retryable: true, key: null, attempts: 0, body: null, retryAfterMs: null });
-  assert.match(failed.message, /could not load its WebAssembly module from http:\/\/127\.0\.0\.1:\d+\/nowasm\/payonce_bg\.wasm/);
-  assert.match(failed.message, /module_or_path/);
+  assert.deepEqual(failed.fields, LOAD_FAILED);
+  assert.match(failed.message, /could not load its WebAssembly module \(.*DecompressionStream.*\); nothing was sent/);
+  assert.match(failed.message, /Chrome 96, Firefox 113, Safari 16\.4/);
   assert.equal((await env.ledger()).requests.length, 0, 'nothing was sent');
 
   const paid = await page.evaluate(async () => {
-    const p = window.payonce;
-    await p.default({ module_or_path: '/pkg/payonce_bg.wasm' });
-    const r = await p.processPayment({ amount: 1, currency: 'usd', order: 'no-wasm' }, undefined, { endpoint: '/api/charges' });
+    window.DecompressionStream = window.realDecompressionStream;
+    const r = await window.payonce.processPayment({ amount: 1, currency: 'usd', order: 'no-decompression' }, undefined, { endpoint: '/api/charges' });
     return r.status;
   });
   assert.equal(paid, 201);
@@ -220,32 +258,55 @@ test('a .wasm that cannot be loaded rejects the payment with a PaymentError sayi
   await context.close();
 });
 
-test('the synchronous exports start no load, so an init() with a URL made after them is the one used', async () => {
-  const { context, page } = await open('/nowasm/');
+test('a WebAssembly.instantiate that never settles ends in a PaymentError at the load deadline, not a hang', async () => {
+  const context = await env.browser.newContext({
+    initScript: () => {
+      WebAssembly.instantiate = () => new Promise(() => {});
+      WebAssembly.instantiateStreaming = () => new Promise(() => {});
+    },
+  });
+  const { page } = await open('/alone/', context);
+  const failed = await failedPayment(page, 'never-instantiated');
+  assert.equal(failed.isPaymentError, true, JSON.stringify(failed));
+  assert.deepEqual(failed.fields, LOAD_FAILED);
+  assert.match(failed.message, /could not load its WebAssembly module \(it did not finish within 10 s\)/);
+  assert.equal((await env.ledger()).requests.length, 0, 'nothing was sent');
+  await context.close();
+});
+
+test('the synchronous exports start no load, so an init() made after them is the first', async () => {
+  const { context, page } = await open('/alone/');
   const seen = await page.evaluate(async () => {
     const p = window.payonce;
-    const wasmFetched = () => performance.getEntriesByType('resource').some((e) => e.name.endsWith('.wasm'));
+    let instantiated = 0;
+    const instantiate = WebAssembly.instantiate;
+    WebAssembly.instantiate = (...args) => {
+      instantiated += 1;
+      return instantiate.apply(WebAssembly, args);
+    };
     const element = document.getElementById('pay');
     const button = new p.PayButton(element, { endpoint: '/api/charges' });
     p.pendingPayments();
     p.forgetPayment('k');
     p.newIdempotencyKey();
     await new Promise((r) => setTimeout(r, 200));
-    const before = { fetched: wasmFetched(), bound: element.dataset.payonceState ?? null };
-    await p.default({ module_or_path: '/pkg/payonce_bg.wasm' });
-    return { before, after: { bound: element.dataset.payonceState ?? null, state: button.state } };
+    const before = { instantiated, bound: element.dataset.payonceState ?? null };
+    await p.default();
+    return { before, after: { instantiated, bound: element.dataset.payonceState ?? null, state: button.state } };
   });
-  assert.deepEqual(seen.before, { fetched: false, bound: null });
-  assert.deepEqual(seen.after, { bound: 'idle', state: 'idle' });
+  assert.deepEqual(seen.before, { instantiated: 0, bound: null });
+  assert.deepEqual(seen.after, { instantiated: 1, bound: 'idle', state: 'idle' });
   await context.close();
 });
 
-test('a payment made before init() with a URL waits for that URL when the default one fails', async () => {
-  const { context, page } = await open('/nowasm/');
+test('a payment made before init(module) waits for that module when the inlined one cannot load', async () => {
+  const context = await env.browser.newContext({ initScript: noDecompressionStream });
+  const { page } = await open('/alone/', context);
   const outcome = await page.evaluate(async () => {
     const p = window.payonce;
-    const paying = p.processPayment({ amount: 5, currency: 'usd', order: 'pay-then-init-url' }, undefined, { endpoint: '/api/charges' });
-    const loading = p.default({ module_or_path: '/pkg/payonce_bg.wasm' });
+    const module = await WebAssembly.compileStreaming(fetch('/module/payonce_bg.wasm'));
+    const paying = p.processPayment({ amount: 5, currency: 'usd', order: 'pay-then-init-module' }, undefined, { endpoint: '/api/charges' });
+    const loading = p.default({ module_or_path: module });
     try {
       await loading;
       const r = await paying;

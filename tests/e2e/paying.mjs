@@ -18,12 +18,16 @@ export async function openTab(env, context, { release = 'new', order = 1, fragme
 }
 
 /**
- * The .wasm files the tab loaded (which release it runs), from resource timing; waits up
- * to 5 s for the first (Firefox adds the entries a moment after the page has used them).
+ * The payonce files the tab loaded (which release it runs), from resource timing: the
+ * current build is one file (payonce.js, its module inside), the previous release also
+ * loads its .wasm. Waits up to 5 s for them (Firefox adds the entries a moment after the
+ * page has used them).
  */
-export const wasmLoaded = (page) => page.waitForFunction(() => {
-  const wasm = performance.getEntriesByType('resource').map((r) => new URL(r.name).pathname).filter((p) => p.endsWith('.wasm'));
-  return wasm.length > 0 && wasm;
+export const releaseLoaded = (page) => page.waitForFunction(() => {
+  const files = performance.getEntriesByType('resource').map((r) => new URL(r.name).pathname).filter((p) => /\/payonce(_bg\.wasm|\.js)$/.test(p)).sort();
+  const js = files.filter((p) => p.endsWith('.js'));
+  const complete = js.length > 0 && js.every((p) => !p.startsWith('/previous/') || files.includes(p.replace(/\.js$/, '_bg.wasm')));
+  return complete && files;
 }, undefined, { timeout: 5000 });
 
 /**

@@ -30,17 +30,26 @@ test('importing the module without a DOM (as server rendering does) runs no brow
   assert.equal(typeof m.processPayment, 'function');
 });
 
-test('init() left unawaited where it cannot load (server rendering) reports no unhandled rejection; awaited, it rejects with a PaymentError', async () => {
+test('init() left unawaited where it cannot load reports no unhandled rejection; awaited, it rejects with a PaymentError; then it loads from payonce.js alone', async () => {
   const unhandled = [];
   const record = (reason) => unhandled.push(reason);
   process.on('unhandledRejection', record);
+  const real = globalThis.DecompressionStream;
   try {
     const m = await import(pkg('payonce.js'));
+    // A runtime without DecompressionStream (an older browser) cannot load the module.
+    delete globalThis.DecompressionStream;
     m.default();
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(unhandled, []);
-    await assert.rejects(m.default(), (e) => m.isPaymentError(e) && e.code === 'network' && e.attempts === 0);
+    await assert.rejects(m.default(), (e) => m.isPaymentError(e) && e.code === 'network' && e.attempts === 0 && /DecompressionStream/.test(e.message));
+    // With it (Node 20 has it, as server rendering does): the module is inside payonce.js, nothing to fetch.
+    globalThis.DecompressionStream = real;
+    const output = await m.default({ module_or_path: 'https://example.invalid/payonce_bg.wasm' });
+    assert.ok(output.memory instanceof WebAssembly.Memory);
+    assert.deepEqual(unhandled, []);
   } finally {
+    globalThis.DecompressionStream = real;
     process.off('unhandledRejection', record);
   }
 });
