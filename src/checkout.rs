@@ -5,7 +5,7 @@
 //!
 //! The interpreter decides nothing: each time an awaited promise settles it
 //! feeds the machine one [`Input`] and performs the [`Effect`] it answers.
-//! `driver.js` does the awaiting, so the wasm carries no future executor.
+//! `src/js/job.js` does the awaiting, so the wasm carries no future executor.
 
 use crate::browser::clock::now_ms;
 use crate::browser::details;
@@ -286,7 +286,7 @@ fn launch(
     promise
 }
 
-/// A payment for `driver.js` to run: each `step` returns the promise to
+/// A payment for `src/js/job.js` to run: each `step` returns the promise to
 /// await next, or nothing once `finish` has the outcome. Not part of the API.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = PayonceJob, skip_typescript)]

@@ -4,7 +4,7 @@
 //!
 //! Each callback from JS (a message, a lock's answer, a timer, `pagehide` and
 //! `pageshow`) becomes one [`Input`]; each [`Effect`] the machine queues is
-//! performed here, with a few lines of `driver.js`. A lone tab pays nothing
+//! performed here, with a few lines of `src/js/tabs.js`. A lone tab pays nothing
 //! for this beyond opening the channel at the first payonce call (not at
 //! import: that would cost every page load, payment or not). Without
 //! BroadcastChannel or Web Locks (or outside a secure context) payonce works
@@ -27,7 +27,7 @@ use js_sys::{Array, Function, JsString, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-#[wasm_bindgen(module = "/src/driver.js")]
+#[wasm_bindgen(module = "/src/js/tabs.js")]
 extern "C" {
     #[wasm_bindgen(js_name = tabsOpen)]
     fn tabs_open(name: &str, tabs: JsValue, listen: bool) -> JsValue;
@@ -352,7 +352,7 @@ fn names(held: &JsValue) -> Option<String> {
     })
 }
 
-/// What the JS side reports to (see `driver.js`). Not part of the API.
+/// What the JS side reports to (see `src/js/tabs.js`). Not part of the API.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = PayonceTabs, skip_typescript)]
 pub struct PayonceTabs;
