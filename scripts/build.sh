@@ -48,10 +48,15 @@ const n = (glue.match(re) || []).length;
 if (n !== 1) { console.error(`build: FAILED: the glue names its default .wasm ${n} times, not once; compare ${file} with what this step expects`); process.exit(1); }
 fs.writeFileSync(file, glue.replace(re, ""));
 '
-# One JS module, not three: src/entry.js (the package's entry: it exports the declared
-# API and lets payments wait for init), wasm-bindgen's glue, and driver.js, which
-# wasm-bindgen puts in pkg/snippets/ and a page loading the glue as a native ES module
-# would fetch in another round trip. Minified: it is what a page without a bundler loads.
+# One JS module, not many: src/entry.js (the package's entry: it exports the declared
+# API and lets payments wait for init), wasm-bindgen's glue, and the files of src/js/,
+# which wasm-bindgen copies to pkg/snippets/ and a page loading the glue as a native ES
+# module would fetch in more round trips. Each copy is made a re-export of its source
+# file, so that the entry (which imports src/js/values.js itself) and the glue share one
+# copy of each. Minified: it is what a page without a bundler loads.
+for snippet in pkg/snippets/*/src/js/*.js; do
+  printf "export * from '%s';\n" "$PWD/src/js/$(basename "$snippet")" > "$snippet"
+done
 "$(pwd)/node_modules/.bin/esbuild" src/entry.js --bundle --minify --format=esm --platform=browser \
   --outfile=pkg/payonce.js --allow-overwrite --log-level=warning --log-override:duplicate-object-key=silent
 rm -rf pkg/snippets

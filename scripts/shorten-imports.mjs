@@ -2,7 +2,7 @@
 //
 // wasm-bindgen names every import after its Rust binding plus a 16-digit hash
 // (`__wbg_status_cb85b6c8d1769fa1`), under module names such as `./payonce_bg.js`
-// and `./snippets/payonce-<hash>/src/driver.js`. The names appear twice, in the
+// and `./snippets/payonce-<hash>/src/js/job.js`. The names appear twice, in the
 // .wasm's import section and as keys of the glue's imports object, and the hashes
 // do not compress. This renames each module, and each import wasm-bindgen made, to
 // a short name in both files (a JS snippet's own exports keep their names). Nothing else changes: the import section keeps its order and types,
@@ -80,7 +80,7 @@ for (let i = 0; i < count; i++) {
   const [, descEnd] = leb(wasm, descStart + 1);
   if (!modules.has(module)) modules.set(module, { short: shortName(modules.size), fields: new Map() });
   const mod = modules.get(module);
-  // wasm-bindgen's own shims are renamed; a snippet's exports (driver.js's `drive`) keep their names.
+  // wasm-bindgen's own shims are renamed; a snippet's exports (job.js's `drive`) keep their names.
   if (/^__wb(g|indgen)_/.test(field) && !mod.fields.has(field)) mod.fields.set(field, shortName(mod.fields.size));
   entries.push(Buffer.concat([encodeName(mod.short), encodeName(mod.fields.get(field) ?? field), wasm.subarray(descStart, descEnd)]));
   p = descEnd;

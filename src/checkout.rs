@@ -7,7 +7,7 @@
 //! the page one input and performs each [`Out`] it queues, after the page is
 //! put back, so page code those effects run (the caller's `onEvent`, a
 //! `PayButton`, page code behind the channel) may call payonce again.
-//! `driver.js` does the awaiting, so the wasm carries no future executor.
+//! `src/js/job.js` does the awaiting, so the wasm carries no future executor.
 
 use crate::browser::clock::now_ms;
 use crate::browser::details;
@@ -38,7 +38,7 @@ use wasm_bindgen::JsCast;
 
 type JsError = PayError<JsValue>;
 
-#[wasm_bindgen(module = "/src/driver.js")]
+#[wasm_bindgen(module = "/src/js/tabs.js")]
 extern "C" {
     fn deferred() -> Array;
 }
@@ -299,7 +299,7 @@ fn start(
     Ok(promise)
 }
 
-/// A payment for `driver.js` to run: each `step` returns the promise to
+/// A payment for `src/js/job.js` to run: each `step` returns the promise to
 /// await next, or nothing once `finish` has the outcome. Not part of the API.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = PayonceJob, skip_typescript)]
@@ -530,7 +530,7 @@ pub(crate) fn forget_in_flight() {
     with_page(None, |page| page.reload(&Browser));
 }
 
-/// What the JS side reports to (see `driver.js`). Not part of the API.
+/// What the JS side reports to (see `src/js/tabs.js`). Not part of the API.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = PayonceTabs, skip_typescript)]
 pub struct PayonceTabs;

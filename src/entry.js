@@ -1,7 +1,7 @@
 // The package's entry module: what `import … from 'payonce'` gives. scripts/build.sh
 // bundles it with wasm-bindgen's glue (../pkg/payonce.js as wasm-pack writes it) and
-// driver.js into the one shipped pkg/payonce.js, and writes the WebAssembly module into
-// it (see MODULE): a page makes one request for payonce, not two.
+// the JS files under js/ into the one shipped pkg/payonce.js, and writes the WebAssembly
+// module into it (see MODULE): a page makes one request for payonce, not two.
 //
 // It holds no payment rules (those are all in the wasm). It does three things the glue
 // cannot:
@@ -19,9 +19,9 @@ import initGlue, {
   pendingPayments as gluePendingPayments,
   forgetPayment as glueForgetPayment,
   newIdempotencyKey as glueNewIdempotencyKey,
-  isPaymentError as glueIsPaymentError,
   PayButton as GluePayButton,
 } from '../pkg/payonce.js';
+import { paymentError as entryError, isPaymentError } from './js/values.js';
 
 let ready = false;
 // The load under way or done (undefined after a failure: the next call tries again),
@@ -52,25 +52,6 @@ const MODULE = '__PAYONCE_MODULE__';
 const LOAD_MS = 10000;
 const setTimer = globalThis.setTimeout;
 const clearTimer = globalThis.clearTimeout;
-
-/**
- * A PaymentError made here, for the failures the wasm cannot report: its own
- * absence, and a PayButton whose module object is gone. Nothing was sent.
- */
-function entryError(code, message, cause) {
-  const err = new Error(message, { cause });
-  err.name = 'PaymentError';
-  Object.assign(err, {
-    code,
-    status: null,
-    retryable: code === 'network',
-    key: null,
-    attempts: 0,
-    body: null,
-    retryAfterMs: null,
-  });
-  return err;
-}
 
 function loadError(cause) {
   const reason = cause instanceof Error ? cause.message : String(cause);
@@ -207,12 +188,7 @@ export function newIdempotencyKey() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-export function isPaymentError(value) {
-  if (ready) return glueIsPaymentError(value);
-  // Before the module is there, the only payonce errors are the load errors made above;
-  // this is the module's own test (an Error named PaymentError with a string code).
-  return value instanceof Error && value.name === 'PaymentError' && typeof value.code === 'string';
-}
+export { isPaymentError };
 
 // The module's PayButton behind each PayButton, once there is one; or why it could not be made.
 const bound = new WeakMap();

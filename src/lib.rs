@@ -79,10 +79,7 @@ mod exports {
                 Err(_) => return Array::new(),
             }
         };
-        checkout::pending(endpoint.as_deref())
-            .iter()
-            .map(|r| JsValue::from(objects::record_to_js(r)))
-            .collect()
+        objects::records_to_js(&checkout::pending(endpoint.as_deref())).unchecked_into()
     }
 
     /// Forgets a payment's key, so the same details become a new payment.
@@ -93,17 +90,11 @@ mod exports {
         key.as_string().is_some_and(|key| checkout::forget(&key))
     }
 
-    /// Whether `value` is an error thrown by payonce.
-    #[wasm_bindgen(js_name = isPaymentError, skip_typescript)]
+    /// Whether `value` is an error thrown by payonce (the entry module exports
+    /// `src/js/values.js`'s own; this is for the browser tests).
+    #[doc(hidden)]
     pub fn is_payment_error(value: JsValue) -> bool {
-        use crate::browser::js;
-        value.is_instance_of::<js_sys::Error>()
-            && js::get(&value, "name")
-                .ok()
-                .and_then(|n| n.as_string())
-                .as_deref()
-                == Some("PaymentError")
-            && js::get(&value, "code").is_ok_and(|c| c.is_string())
+        crate::browser::js::is_payment_error(&value)
     }
 
     /// Drops everything payonce holds in memory, as a page reload does; storage stays.

@@ -115,6 +115,12 @@ export function initFetch() {
 }
 // A same-origin frame's window: its AbortSignal, URL, Headers and elements are of
 // another realm (instanceof this page's classes is false for them).
+// Page code that replaces the URL class after payonce loaded (a polyfill, a library).
+const RealURL = globalThis.URL;
+export function replaceUrl() {
+  globalThis.URL = function () { throw new TypeError('page code replaced URL'); };
+}
+export function restoreUrl() { globalThis.URL = RealURL; }
 export function frameWindow() {
   const f = document.createElement('iframe');
   document.body.append(f);
@@ -142,6 +148,10 @@ extern "C" {
     fn init_fetch() -> Array;
     #[wasm_bindgen(js_name = frameWindow)]
     fn frame_window() -> JsValue;
+    #[wasm_bindgen(js_name = replaceUrl)]
+    fn replace_url();
+    #[wasm_bindgen(js_name = restoreUrl)]
+    fn restore_url();
 }
 
 const DETAILS: &str = "{ amount: 1, currency: 'usd' }";
@@ -523,6 +533,26 @@ async fn an_already_aborted_signal_sends_and_writes_nothing() {
         payonce::pending_payments(JsValue::UNDEFINED).length(),
         0,
         "a pending record with nothing sent"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn page_code_that_replaces_url_after_load_changes_no_endpoint() {
+    start();
+    let calls = record_fetch(false, 200, JsValue::UNDEFINED);
+    replace_url();
+    // The options (and so the endpoint) are read before processPayment returns.
+    let paid = payonce::process_payment(
+        v(DETAILS),
+        JsValue::UNDEFINED,
+        v("{ endpoint: '/api/charges/replaced-url#frag', maxRetries: 0 }"),
+    );
+    restore_url();
+    let result = settle(paid).await.expect("paid");
+    assert_eq!(get(&result, "status").as_f64(), Some(200.0));
+    assert_eq!(
+        s(&calls.get(0), "url"),
+        absolute("/api/charges/replaced-url")
     );
 }
 

@@ -1,6 +1,6 @@
 //! Reading payment details (`processPayment`'s first argument) into JSON data.
 //!
-//! The details cross into the wasm as one JSON text that `driver.js` makes
+//! The details cross into the wasm as one JSON text that `src/js/values.js` makes
 //! with `JSON.stringify` (own enumerable properties, `toJSON()` applied). At
 //! the first value JSON cannot carry exactly, the replacer stops and reports
 //! what and where; the refusal is worded here. The limits are the details'

@@ -1,13 +1,11 @@
 //! Reading an endpoint (a string or a `URL`, as `fetch` takes it) and making
 //! it the absolute URL that names one payment's endpoint.
 
-use super::js::{self, Brand, Local};
+use super::js::{self, Brand};
 use super::read::{text, threw, Refused};
 use crate::rules::record::MAX_ENDPOINT_LEN as MAX_ENDPOINT;
 use crate::rules::text::{cat, num};
-use alloc::borrow::ToOwned;
 use alloc::string::String;
-use core::cell::RefCell;
 use wasm_bindgen::JsValue;
 
 /// `options.endpoint`: a string or a `URL`, as `fetch` takes it, made absolute
@@ -20,7 +18,16 @@ pub fn endpoint(value: &JsValue) -> Result<String, String> {
     } else {
         value.clone()
     };
-    let endpoint = match text(&written, MAX_ENDPOINT) {
+    checked(text(&written, MAX_ENDPOINT), || js::describe(&written))
+}
+
+/// An endpoint read as text (`read`; `got` describes what it was when not a
+/// string), checked and made absolute.
+pub fn checked(
+    read: Result<String, Refused>,
+    got: impl FnOnce() -> String,
+) -> Result<String, String> {
+    let endpoint = match read {
         Ok(e) if !e.trim().is_empty() && !e.chars().any(char::is_control) => e,
         Ok(_) => {
             return Err(cat(&[
@@ -38,7 +45,7 @@ pub fn endpoint(value: &JsValue) -> Result<String, String> {
         Err(Refused::NotString) => {
             return Err(cat(&[
                 "options.endpoint must be the payment URL as a string or a URL object; got ",
-                &js::describe(&written),
+                &got(),
             ]))
         }
     };
@@ -63,25 +70,7 @@ fn endpoint_too_long(chars: u64, how: &str) -> String {
 /// and one key. Only http(s) URLs without credentials are accepted; the
 /// fragment, which never reaches the server, is dropped.
 pub fn absolute_url(endpoint: &str) -> Result<String, String> {
-    let base = js::get(&js::page(), "location")
-        .and_then(|l| js::get(&l, "href"))
-        .ok()
-        .and_then(|h| text(&h, 1 << 20).ok());
-    // The last answer, reused while the endpoint and the page address are the same.
-    let hit = LAST_URL.with(|last| {
-        last.borrow()
-            .as_ref()
-            .filter(|(e, b, _)| e == endpoint && *b == base)
-            .map(|(_, _, href)| href.clone())
-    });
-    if let Some(href) = hit {
-        return Ok(href);
-    }
-    let url = match &base {
-        Some(base) => web_sys::Url::new_with_base(endpoint, base),
-        None => web_sys::Url::new(endpoint),
-    };
-    let url = url.map_err(|e| {
+    let href = js::absolute(endpoint).map_err(|e| {
         // The browser's message repeats the URL, so neither is shown when it may hold credentials.
         if endpoint.bytes().any(|b| b == b'@') {
             return "options.endpoint is not a valid URL (not shown: it may hold a password)"
@@ -100,19 +89,26 @@ pub fn absolute_url(endpoint: &str) -> Result<String, String> {
             ")",
         ])
     })?;
-    let scheme = url.protocol();
-    if scheme != "http:" && scheme != "https:" {
+    // An absolute URL's text begins with its scheme and a colon.
+    let colon = href.bytes().position(|b| b == b':').unwrap_or(0);
+    let scheme = href.get(..colon).unwrap_or_default();
+    if scheme != "http" && scheme != "https" {
         return Err(cat(&[
             "options.endpoint must be an http: or https: URL; got a ",
-            &scheme,
-            " URL",
+            scheme,
+            ": URL",
         ]));
     }
-    if !url.username().is_empty() || !url.password().is_empty() {
+    // An http(s) URL's text is `scheme://authority/...`; its authority holds an `@`
+    // exactly when it has a user name or password (the host cannot hold one).
+    let credentials = href
+        .bytes()
+        .skip(colon + 3)
+        .take_while(|b| !matches!(b, b'/' | b'?' | b'#'))
+        .any(|b| b == b'@');
+    if credentials {
         return Err("options.endpoint has a user name or password in it; send credentials in options.headers (such as Authorization), never in the URL".into());
     }
-    url.set_hash("");
-    let href = url.href();
     // The absolute URL is ASCII (percent-encoded, punycode), so its bytes are its characters.
     if href.len() > MAX_ENDPOINT {
         return Err(endpoint_too_long(
@@ -120,9 +116,5 @@ pub fn absolute_url(endpoint: &str) -> Result<String, String> {
             " as an absolute, percent-encoded URL",
         ));
     }
-    LAST_URL.with(|last| *last.borrow_mut() = Some((endpoint.to_owned(), base, href.clone())));
     Ok(href)
 }
-
-type UrlMemo = Option<(String, Option<String>, String)>;
-static LAST_URL: Local<RefCell<UrlMemo>> = Local(RefCell::new(None));

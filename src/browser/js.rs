@@ -2,7 +2,6 @@
 //! getter, proxy or fake global becomes an `Err`, never an exception
 //! unwinding through wasm.
 
-use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -10,18 +9,43 @@ use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-#[wasm_bindgen(module = "/src/driver.js")]
+#[wasm_bindgen(module = "/src/js/job.js")]
 extern "C" {
-    /// Runs a job to its end (see `driver.js`).
+    /// Runs a job to its end (see `job.js`).
     pub fn drive(job: JsValue) -> Promise;
+}
+
+#[wasm_bindgen(module = "/src/js/job.js")]
+extern "C" {
     /// Resolves after `ms`, rejects when `signal` aborts first.
     pub fn sleep(ms: f64, signal: Option<web_sys::AbortSignal>) -> Promise;
-    /// `globalThis` (js_sys::global() would bring a lazily initialised cache).
-    pub fn page() -> JsValue;
+    /// `setTimeout(f, ms)` as it was when payonce loaded.
+    #[wasm_bindgen(js_name = startTimer)]
+    pub fn set_timeout(f: &Function, ms: f64) -> JsValue;
+    /// `clearTimeout(id)` as it was when payonce loaded.
+    #[wasm_bindgen(js_name = stopTimer)]
+    pub fn clear_timeout(id: &JsValue);
+}
+
+#[wasm_bindgen(module = "/src/js/job.js")]
+extern "C" {
+    /// One attempt's `[AbortController, stopped, stop]` (see `job.js`).
+    #[wasm_bindgen(catch)]
+    pub fn attempt() -> Result<Array, JsValue>;
+}
+
+#[wasm_bindgen(module = "/src/js/tabs.js")]
+extern "C" {
     /// Names of payonce items other documents of the tab wrote since the last
     /// call, one per line (item names hold no line breaks).
     #[wasm_bindgen(js_name = takeWritten)]
     pub fn take_written() -> String;
+}
+
+#[wasm_bindgen(module = "/src/js/values.js")]
+extern "C" {
+    /// `globalThis` (js_sys::global() would bring a lazily initialised cache).
+    pub fn page() -> JsValue;
     /// Whether a JS string has no lone surrogates.
     #[wasm_bindgen(js_name = wellFormed)]
     pub fn well_formed(s: &JsValue) -> bool;
@@ -29,18 +53,6 @@ extern "C" {
     /// or `None` when `v` has no `Symbol.iterator`; throws what the iterable throws.
     #[wasm_bindgen(catch)]
     pub fn take(v: &JsValue, max: u32) -> Result<Option<Array>, JsValue>;
-    /// One attempt's `[AbortController, stopped, stop]` (see `driver.js`).
-    #[wasm_bindgen(catch)]
-    pub fn attempt() -> Result<Array, JsValue>;
-    /// `setTimeout(f, ms)` as it was when payonce loaded.
-    #[wasm_bindgen(js_name = startTimer)]
-    pub fn set_timeout(f: &Function, ms: f64) -> JsValue;
-    /// `clearTimeout(id)` as it was when payonce loaded.
-    #[wasm_bindgen(js_name = stopTimer)]
-    pub fn clear_timeout(id: &JsValue);
-    /// Payment details as JSON text, or `[kind, path, n, extra]` for the first
-    /// value JSON cannot carry exactly (see `driver.js`); never throws.
-    pub fn details(value: &JsValue, max_depth: u32, max_nodes: u32, max_units: u32) -> JsValue;
     /// `o[name]` if `o` has its own property `name`, `undefined` otherwise;
     /// throws what a getter or proxy trap throws.
     #[wasm_bindgen(catch, js_name = own)]
@@ -51,11 +63,55 @@ extern "C" {
     fn is_js(kind: &JsValue, v: &JsValue) -> bool;
 }
 
+#[wasm_bindgen(module = "/src/js/values.js")]
+extern "C" {
+    /// `endpoint` made absolute against the page's address, without its
+    /// fragment; throws what the URL parser throws.
+    #[wasm_bindgen(catch)]
+    pub fn absolute(endpoint: &str) -> Result<String, JsValue>;
+}
+
+#[wasm_bindgen(module = "/src/js/values.js")]
+extern "C" {
+    /// Payment details as JSON text, or `[kind, path, n, extra]` for the first
+    /// value JSON cannot carry exactly (see `values.js`); never throws.
+    pub fn details(value: &JsValue, max_depth: u32, max_nodes: u32, max_units: u32) -> JsValue;
+}
+
+#[wasm_bindgen(module = "/src/js/values.js")]
+extern "C" {
+    /// The options object's own properties as one JSON text (see
+    /// `values.js`), strings longer than `max_units` as their length, lists
+    /// of statuses longer than `max_items` described; never throws.
+    #[wasm_bindgen(js_name = readOptions)]
+    pub fn read_options(o: &JsValue, max_units: u32, max_items: u32) -> String;
+    /// The last `read_options`' `[signal, onEvent, headers, thrown]`.
+    #[wasm_bindgen(js_name = takeHandles)]
+    pub fn take_handles() -> Vec<JsValue>;
+}
+
+#[wasm_bindgen(module = "/src/js/values.js")]
+extern "C" {
+    /// The result, PaymentError or records `text` describes, with `body` (see
+    /// `values.js`).
+    pub fn made(text: &str, body: &JsValue) -> JsValue;
+    /// Hands the event `text` describes to `callback`, ignoring what it throws.
+    pub fn emit(callback: &Function, text: &str);
+    /// A short description of whatever JS threw, for error messages (an
+    /// Error's name and message, at most a few hundred characters of each).
+    #[wasm_bindgen(js_name = describeThrown)]
+    pub fn describe_thrown(thrown: &JsValue) -> String;
+    /// What kind of JS value this is, for error messages (`undefined`, `null`,
+    /// the number itself, `a string`, `an array`, …).
+    pub fn describe(value: &JsValue) -> String;
+    /// Whether `value` is an error payonce threw.
+    #[wasm_bindgen(js_name = isPaymentError)]
+    pub fn is_payment_error(value: &JsValue) -> bool;
+}
+
 /// A platform type recognised by its brand, from any realm.
 #[derive(Clone, Copy)]
 pub enum Brand {
-    /// `AbortSignal`.
-    Signal,
     /// `URL`.
     Url,
     /// A DOM `Element`.
@@ -68,7 +124,6 @@ pub fn is(kind: Brand, v: &JsValue) -> bool {
     v.is_object()
         && is_js(
             &name(match kind {
-                Brand::Signal => "signal",
                 Brand::Url => "url",
                 Brand::Element => "element",
             }),
@@ -80,12 +135,6 @@ pub fn is(kind: Brand, v: &JsValue) -> bool {
 /// a throwing getter or proxy gives `Err`.
 pub fn own(target: &JsValue, name: &'static str) -> Result<JsValue, JsValue> {
     own_js(target, &self::name(name))
-}
-
-/// Reads `target`'s own element `index` (`undefined` for a hole, whatever
-/// the prototype holds); a throwing getter or proxy gives `Err`.
-pub fn own_index(target: &JsValue, index: u32) -> Result<JsValue, JsValue> {
-    own_js(target, &JsValue::from(index))
 }
 
 #[wasm_bindgen]
@@ -143,15 +192,6 @@ pub fn set(target: &Object, name: &'static str, value: &JsValue) {
     let _ = Reflect::set(target, &self::name(name), value);
 }
 
-/// A fresh object from `(name, value)` pairs.
-pub fn object(fields: &[(&'static str, JsValue)]) -> Object {
-    let obj = Object::new();
-    for (name, value) in fields {
-        set(&obj, name, value);
-    }
-    obj
-}
-
 /// A fresh object with a null prototype from `(name, value)` pairs: whoever
 /// reads it (fetch reading its init) sees these members and nothing that
 /// page code put on `Object.prototype`.
@@ -161,62 +201,6 @@ pub fn bare_object(fields: &[(&'static str, JsValue)]) -> Object {
         set(&obj, name, value);
     }
     obj
-}
-
-/// A short description of whatever JS threw, for error messages. Reads
-/// through `Reflect` (an `Error` subclass may have throwing getters) and
-/// copies at most a few hundred characters of a message.
-pub fn describe_thrown(thrown: &JsValue) -> String {
-    const MAX: u32 = 300;
-    let short = |v: JsValue| -> Option<String> {
-        let s = v.dyn_ref::<js_sys::JsString>()?;
-        Some(if s.length() > MAX {
-            crate::rules::text::cat(&[&String::from(s.slice(0, MAX)), "…"])
-        } else {
-            String::from(s)
-        })
-    };
-    if thrown.is_instance_of::<js_sys::Error>() {
-        let name = get(thrown, "name").ok().and_then(short).unwrap_or_default();
-        let message = get(thrown, "message")
-            .ok()
-            .and_then(short)
-            .unwrap_or_default();
-        if message.is_empty() {
-            name
-        } else {
-            crate::rules::text::cat(&[&name, ": ", &message])
-        }
-    } else if let Some(s) = short(thrown.clone()) {
-        s
-    } else {
-        "a non-Error value".to_owned()
-    }
-}
-
-/// What kind of JS value this is, for error messages.
-pub fn describe(value: &JsValue) -> String {
-    if value.is_undefined() {
-        "undefined".into()
-    } else if value.is_null() {
-        "null".into()
-    } else if let Some(n) = value.as_f64() {
-        number_to_string(n)
-    } else if value.is_string() {
-        "a string".into()
-    } else if value.as_bool().is_some() {
-        "a boolean".into()
-    } else if value.is_bigint() {
-        "a BigInt".into()
-    } else if value.is_symbol() {
-        "a symbol".into()
-    } else if value.is_function() {
-        "a function".into()
-    } else if is_array(value).unwrap_or(false) {
-        "an array".into()
-    } else {
-        "an object".into()
-    }
 }
 
 /// Page-wide state. The page runs payonce on one thread (wasm32 without

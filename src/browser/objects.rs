@@ -1,10 +1,20 @@
-//! The JS objects callers see: a payment's result, a `PaymentError`, a
-//! pending payment's record, and the events handed to `onEvent`.
+//! The JS objects callers see: a payment's result, a `PaymentError`, the
+//! pending payments' records, and the events handed to `onEvent`.
+//!
+//! Each crosses as one text, a JSON array of its kind and its values in order
+//! (`["result", key, status, attempts, replayed]`, `["error", code, message,
+//! status, retryable, key, attempts, retryAfterMs]`, `["records", [key,
+//! endpoint, state, createdAt, updatedAt, expiresAt, attempts], …]`, an
+//! event's `[type, …]`), beside the response body where there is one;
+//! `src/js/values.js` names the values.
 
 use super::js;
 use crate::rules::error::PayError;
+use crate::rules::json::{canonical, Value};
 use crate::rules::payment::{Event, Observer, Success};
 use crate::rules::record::Record;
+use crate::rules::text::num;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use js_sys::Function;
@@ -17,56 +27,58 @@ pub(crate) fn invalid_input(message: &str) -> JsValue {
     error_to_js(PayError::invalid(message))
 }
 
-pub(crate) fn num_js(n: u64) -> JsValue {
-    JsValue::from_f64(n as f64)
+fn n(v: u64) -> Value {
+    Value::Number(num(v))
 }
 
-fn opt<T: Into<JsValue>>(v: Option<T>) -> JsValue {
-    v.map_or(JsValue::NULL, Into::into)
+fn s(v: &str) -> Value {
+    Value::String(v.into())
 }
 
-pub(crate) fn record_to_js(r: &Record) -> js_sys::Object {
-    js::object(&[
-        ("key", r.key.as_str().into()),
-        ("endpoint", r.endpoint.as_str().into()),
-        ("state", r.state.as_str().into()),
-        ("createdAt", num_js(r.created_ms)),
-        ("updatedAt", num_js(r.updated_ms)),
-        ("expiresAt", num_js(r.expires_ms)),
-        ("attempts", r.attempts.into()),
-    ])
+fn text(items: Vec<Value>) -> String {
+    canonical(&Value::Array(items))
 }
 
-pub(crate) fn success_to_js(s: Success<JsValue>) -> JsValue {
-    js::object(&[
-        ("body", s.body),
-        ("key", s.key.into()),
-        ("status", s.status.into()),
-        ("attempts", s.attempts.into()),
-        ("replayed", s.replayed.into()),
-    ])
-    .into()
+/// The pending payments' records, as one array.
+pub(crate) fn records_to_js(records: &[Record]) -> JsValue {
+    let mut items = vec![s("records")];
+    items.extend(records.iter().map(|r| {
+        Value::Array(vec![
+            s(&r.key),
+            s(&r.endpoint),
+            s(r.state.as_str()),
+            n(r.created_ms),
+            n(r.updated_ms),
+            n(r.expires_ms),
+            n(r.attempts.into()),
+        ])
+    }));
+    js::made(&text(items), &JsValue::UNDEFINED)
+}
+
+pub(crate) fn success_to_js(r: Success<JsValue>) -> JsValue {
+    let items = vec![
+        s("result"),
+        s(&r.key),
+        n(r.status.into()),
+        n(r.attempts.into()),
+        Value::Bool(r.replayed),
+    ];
+    js::made(&text(items), &r.body)
 }
 
 pub(crate) fn error_to_js(e: JsError) -> JsValue {
-    let err = js_sys::Error::new(&e.message);
-    err.set_name("PaymentError");
-    let fields = [
-        ("code", JsValue::from_str(e.code.as_str())),
-        ("status", opt(e.status)),
-        ("retryable", e.retryable.into()),
-        ("key", opt(e.key)),
-        ("attempts", e.attempts.into()),
-        ("body", e.body.unwrap_or(JsValue::NULL)),
-        (
-            "retryAfterMs",
-            e.retry_after_ms.map_or(JsValue::NULL, num_js),
-        ),
+    let items = vec![
+        s("error"),
+        s(e.code.as_str()),
+        s(&e.message),
+        e.status.map_or(Value::Null, |v| n(v.into())),
+        Value::Bool(e.retryable),
+        e.key.as_deref().map_or(Value::Null, s),
+        n(e.attempts.into()),
+        e.retry_after_ms.map_or(Value::Null, n),
     ];
-    for (name, value) in &fields {
-        js::set(&err, name, value);
-    }
-    err.into()
+    js::made(&text(items), &e.body.unwrap_or(JsValue::NULL))
 }
 
 /// Hands events to the caller's `onEvent`, ignoring whatever it throws.
@@ -75,39 +87,33 @@ pub(crate) struct JsObserver(pub(crate) Option<Function>);
 impl Observer for JsObserver {
     fn event(&self, event: &Event) {
         let Some(callback) = &self.0 else { return };
-        let fields: Vec<(&str, JsValue)> = match event.clone() {
-            Event::Attempt { key, attempt } => vec![
-                ("type", "attempt".into()),
-                ("key", key.into()),
-                ("attempt", attempt.into()),
-            ],
+        let items = match event.clone() {
+            Event::Attempt { key, attempt } => vec![s("attempt"), s(&key), n(attempt.into())],
             Event::Response {
                 attempt,
                 status,
                 replayed,
             } => vec![
-                ("type", "response".into()),
-                ("attempt", attempt.into()),
-                ("status", status.into()),
-                ("replayed", replayed.into()),
+                s("response"),
+                n(attempt.into()),
+                n(status.into()),
+                Value::Bool(replayed),
             ],
-            Event::NoResponse { attempt, code } => vec![
-                ("type", "no-response".into()),
-                ("attempt", attempt.into()),
-                ("code", code.as_str().into()),
-            ],
+            Event::NoResponse { attempt, code } => {
+                vec![s("no-response"), n(attempt.into()), s(code.as_str())]
+            }
             Event::Backoff {
                 retry,
                 delay_ms,
                 reason,
             } => vec![
-                ("type", "backoff".into()),
-                ("retry", retry.into()),
-                ("delayMs", num_js(delay_ms)),
-                ("reason", reason.as_str().into()),
+                s("backoff"),
+                n(retry.into()),
+                n(delay_ms),
+                s(reason.as_str()),
             ],
-            Event::NotSaved { key } => vec![("type", "not-saved".into()), ("key", key.into())],
+            Event::NotSaved { key } => vec![s("not-saved"), s(&key)],
         };
-        let _ = callback.call1(&JsValue::NULL, &js::object(&fields));
+        js::emit(callback, &text(items));
     }
 }

@@ -22,7 +22,7 @@ use js_sys::{Array, Function, JsString};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-#[wasm_bindgen(module = "/src/driver.js")]
+#[wasm_bindgen(module = "/src/js/tabs.js")]
 extern "C" {
     #[wasm_bindgen(js_name = tabsOpen)]
     fn tabs_open(name: &str, tabs: JsValue, listen: bool) -> JsValue;
