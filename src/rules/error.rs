@@ -74,9 +74,15 @@ pub struct PayError<B> {
 impl<B> PayError<B> {
     /// An error raised before anything was sent.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self::with_message(code, message.into())
+    }
+
+    /// [`PayError::new`]'s one body: built at every `?`, so not inlined into each.
+    #[inline(never)]
+    fn with_message(code: Code, message: String) -> Self {
         PayError {
             code,
-            message: message.into(),
+            message,
             status: None,
             retryable: false,
             key: None,
