@@ -112,7 +112,9 @@ test('(d) a tab on the previous release reloads into the new one mid-payment: th
   const [first] = chargeRequests(await ledger());
   // The deploy: the same tab (its sessionStorage) now loads the new release.
   await tab.goto(`${env.gateway.url}/#order=1`);
-  await tab.waitForSelector('html[data-ready="true"]', { timeout: 15000 });
+  // The new document, ready: the old one (at /previous/) is ready too, and geckodriver's
+  // navigation can return while it is still the one scripts run in.
+  await tab.waitForFunction(() => location.pathname === '/' && document.documentElement.dataset.ready === 'true', undefined, { timeout: 15000 });
   assert.deepEqual(await releaseLoaded(tab), ['/pkg/payonce.js']);
   // Read while the request is still held: once it is released, a browser that keeps the
   // old document running a moment (Firefox) may let it record the answer itself.
