@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ROOTS } from '../../www/gateway.mjs';
 import { setup, until, chargeRequests } from './harness.mjs';
-import { openTab, releaseLoaded, startPay, outcome, payNow, keysOf, describe, sleep } from './paying.mjs';
+import { openTab, navigateReady, releaseLoaded, startPay, outcome, payNow, keysOf, describe, sleep } from './paying.mjs';
 
 const PREVIOUS = fileURLToPath(new URL('./previous/', import.meta.url));
 const PREVIOUS_COMMIT = /^commit (\w+)/m.exec(readFileSync(new URL('./previous/VERSION', import.meta.url), 'utf8'))?.[1];
@@ -111,10 +111,7 @@ test('(d) a tab on the previous release reloads into the new one mid-payment: th
   await until(async () => (await ledger()).held === 1, 10000, 'the previous release\'s request held at the gateway');
   const [first] = chargeRequests(await ledger());
   // The deploy: the same tab (its sessionStorage) now loads the new release.
-  await tab.goto(`${env.gateway.url}/#order=1`);
-  // The new document, ready: the old one (at /previous/) is ready too, and geckodriver's
-  // navigation can return while it is still the one scripts run in.
-  await tab.waitForFunction(() => location.pathname === '/' && document.documentElement.dataset.ready === 'true', undefined, { timeout: 15000 });
+  await navigateReady(tab, () => tab.goto(`${env.gateway.url}/#order=1`));
   assert.deepEqual(await releaseLoaded(tab), ['/pkg/payonce.js']);
   // Read while the request is still held: once it is released, a browser that keeps the
   // old document running a moment (Firefox) may let it record the answer itself.

@@ -3,6 +3,7 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, openDemo, payAndWait, payState, settled, until, chargeRequests } from './harness.mjs';
+import { navigateReady } from './paying.mjs';
 
 let env;
 before(async () => { env = await setup(); });
@@ -53,8 +54,7 @@ test('response held, page reloaded, Pay clicked again: same key, one charge', as
   const { page, context } = await openDemo(env);
   await page.click('#pay');
   await until(async () => (await env.ledger()).held === 1, 10000, 'the held request');
-  await page.reload();
-  await page.waitForSelector('html[data-ready="true"]', { timeout: 10000 });
+  await navigateReady(page, () => page.reload(), 10000);
   assert.equal(await payState(page), 'pending', 'the button shows the pending payment');
   await page.click('#pay');
   await until(async () => chargeRequests(await env.ledger()).length >= 2, 10000, 'the second request');

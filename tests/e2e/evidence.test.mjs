@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_ROOTS } from '../../www/gateway.mjs';
 import { ENGINE, setup, until, chargeRequests } from './harness.mjs';
-import { openTab, startPay, autoPay, outcome, payNow, describe, sleep } from './paying.mjs';
+import { openTab, navigateReady, startPay, autoPay, outcome, payNow, describe, sleep } from './paying.mjs';
 
 let env;
 // A same-origin page that is not a checkout, for the fake peer.
@@ -114,8 +114,7 @@ test('#24.3 sessionStorage.clear() by the page mid-payment, then a reload: the p
   const [first] = chargeRequests(await ledger());
   const cleared = await page.evaluate(() => { sessionStorage.clear(); return sessionStorage.length; });
   assert.equal(cleared, 0);
-  await page.reload();
-  await page.waitForSelector('html[data-ready="true"]', { timeout: 15000 });
+  await navigateReady(page, () => page.reload());
   await env.release();
   await until(async () => (await orderCharges(3)).length === 1, 10000, 'the held request charged once released');
   const pending = await page.evaluate(async () => (await import('/pkg/payonce.js')).pendingPayments('/api/charges').map((p) => p.key));
@@ -147,8 +146,7 @@ test('#24.3 sessionStorage.clear() during the last attempt of a call that ends i
   assert.ok(run.outcome.itemsWithKeyAfter1s.length >= 1,
     `one second after the call ended, sessionStorage holds the record of ${sent.key} again: items with the key ${JSON.stringify(run.outcome.itemsWithKeyAfter1s)}, all items ${JSON.stringify(await page.evaluate(() => Object.keys(sessionStorage)))}`);
   // And a reload finds the payment pending under its key.
-  await page.reload();
-  await page.waitForSelector('html[data-ready="true"]', { timeout: 15000 });
+  await navigateReady(page, () => page.reload());
   const pending = await page.evaluate(async () => (await import('/pkg/payonce.js')).pendingPayments('/api/charges').map((p) => p.key));
   assert.deepEqual(pending, [sent.key]);
   await context.close();

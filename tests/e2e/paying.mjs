@@ -18,6 +18,20 @@ export async function openTab(env, context, { release = 'new', order = 1, fragme
 }
 
 /**
+ * Runs `go` (a reload or a navigation of `page`) and waits, up to `timeout` ms, for the
+ * document it loads to be ready (the demo sets data-ready after init()). The document
+ * being left is marked first: it is ready too, and a driver's navigation can return
+ * while it is still the one scripts run in (seen with geckodriver).
+ */
+export async function navigateReady(page, go, timeout = 15000) {
+  await page.evaluate(() => {
+    window.__e2eLeft = true;
+  });
+  await go();
+  await page.waitForFunction(() => !window.__e2eLeft && document.documentElement.dataset.ready === 'true', undefined, { timeout });
+}
+
+/**
  * The payonce files the tab loaded (which release it runs), from resource timing: the
  * current build is one file (payonce.js, its module inside), the previous release also
  * loads its .wasm. Waits up to 5 s for them (Firefox adds the entries a moment after the
