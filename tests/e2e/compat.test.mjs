@@ -38,7 +38,7 @@ const LONG = { timeoutMs: 15000 };
 async function twoReleases(t, first, second) {
   const context = await env.browser.newContext();
   const tabs = { [first]: await openTab(env, context, { release: first }), [second]: await openTab(env, context, { release: second }) };
-  assert.deepEqual(await releaseLoaded(tabs.previous), ['/previous/payonce.js', '/previous/payonce_bg.wasm'], 'the previous tab runs the fixture');
+  assert.deepEqual(await releaseLoaded(tabs.previous), ['/previous/payonce.js'], 'the previous tab runs the fixture');
   assert.deepEqual(await releaseLoaded(tabs.new), ['/pkg/payonce.js'], 'the new tab runs the new build, one file');
   t.diagnostic(`previous release: ${PREVIOUS_COMMIT?.slice(0, 12)}`);
   const problems = async () => (await Promise.all(Object.values(tabs).map((p) => p.problems()))).flat();

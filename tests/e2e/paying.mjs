@@ -32,16 +32,14 @@ export async function navigateReady(page, go, timeout = 15000) {
 }
 
 /**
- * The payonce files the tab loaded (which release it runs), from resource timing: the
- * current build is one file (payonce.js, its module inside), the previous release also
- * loads its .wasm. Waits up to 5 s for them (Firefox adds the entries a moment after the
- * page has used them).
+ * The payonce files the tab loaded (which release it runs), from resource timing: each
+ * release is one file, payonce.js with its module inside, at /pkg/ (the new build) or
+ * /previous/ (the previous release). Waits up to 5 s for them (Firefox adds the entries a
+ * moment after the page has used them).
  */
 export const releaseLoaded = (page) => page.waitForFunction(() => {
   const files = performance.getEntriesByType('resource').map((r) => new URL(r.name).pathname).filter((p) => /\/payonce(_bg\.wasm|\.js)$/.test(p)).sort();
-  const js = files.filter((p) => p.endsWith('.js'));
-  const complete = js.length > 0 && js.every((p) => !p.startsWith('/previous/') || files.includes(p.replace(/\.js$/, '_bg.wasm')));
-  return complete && files;
+  return files.some((p) => p.endsWith('.js')) && files;
 }, undefined, { timeout: 5000 });
 
 /**

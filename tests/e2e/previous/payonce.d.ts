@@ -58,7 +58,7 @@ export type PaymentErrorCode =
   | 'timeout'
   /** A status that is not a success: a 5xx after every retry, or a final 4xx. */
   | 'http'
-  /** The server was still processing this key (409) after every retry. */
+  /** The server was still processing this key (409) after every retry; or another tab may be paying the same details and gave no evidence in time that it is not (nothing was sent, `attempts` 0). */
   | 'conflict'
   /** The server kept answering 429, or asked to wait longer than `maxRetryAfterMs`. */
   | 'rate_limited'
@@ -113,6 +113,33 @@ export interface PaymentOptions {
   signal?: AbortSignal;
   /** Called for each attempt, response and backoff. Whatever it throws is ignored. */
   onEvent?: (event: PaymentEvent) => void;
+  /** What this server's statuses mean, where it differs from the IETF draft (README, "Servers"). */
+  dialect?: PaymentDialect;
+  /** What this server accepts as an idempotency key; your own keys are checked before sending. */
+  keys?: KeyRules;
+}
+
+/**
+ * What a server's statuses mean for idempotency, as plain data. Each list replaces the
+ * default; a status in a list means that whatever its class. At most 16 statuses a list.
+ */
+export interface PaymentDialect {
+  /** "This key was already used with other details". @default [422] (express-idempotency: [417]) */
+  mismatch?: readonly number[];
+  /** "An earlier request with this key is still being processed": retried. @default [409] */
+  inProgress?: readonly number[];
+  /** "A request with this key already finished", answered without its own status (django-idempotency-key's 409): the outcome is unknown. @default [] */
+  finished?: readonly number[];
+  /** A header besides `Idempotent-Replayed` and `Idempotency-Replayed` whose value `true` marks a replayed answer. */
+  replayHeader?: string;
+}
+
+/** What a server accepts as a key (payonce's own keys are 36-character UUIDs). */
+export interface KeyRules {
+  /** The longest key the server takes, from 36 to 255. @default 255 */
+  maxLength?: number;
+  /** The server takes only UUIDs. @default false */
+  uuid?: boolean;
 }
 
 /** A payment that went through (or that the server replayed). */
@@ -121,11 +148,11 @@ export interface PaymentResult<T = unknown> {
   body: T;
   /** The idempotency key that was sent. */
   key: string;
-  /** The HTTP status (2xx). */
+  /** The HTTP status: 2xx, or, for a payment payonce recorded as paid, whatever the server answered the repeat (then `replayed` is true). */
   status: number;
   /** Requests sent by this call. */
   attempts: number;
-  /** The server said `Idempotent-Replayed: true`: this is an earlier answer, not a new charge. */
+  /** This is an earlier payment, not a new charge: the server said so (`Idempotent-Replayed: true`), or payonce had recorded it as paid. */
   replayed: boolean;
 }
 
@@ -250,7 +277,11 @@ export class PayButton {
   free(): void;
 }
 
-/** Where the WebAssembly module comes from: its URL, a response, its bytes or a compiled module. */
+/**
+ * What {@link init} accepts. The module is inside payonce.js; a compiled module or its
+ * bytes are used as given, and a URL, a request or a response (where the separate .wasm
+ * was served before) is accepted and ignored.
+ */
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 
 /** What {@link initSync} takes: the module's bytes or a compiled module. */
@@ -262,21 +293,23 @@ export interface InitOutput {
 }
 
 /**
- * Fetches and compiles payonce's WebAssembly module, once per page. Optional: the first
- * payment starts it. Call it early (at start-up, or in an effect) so the module is
- * ready when the shopper clicks, and to have {@link pendingPayments} answer.
+ * Decompresses and instantiates payonce's WebAssembly module, which is inside this file
+ * (no request), once per page. Optional: the first payment starts it. Call it early (at
+ * start-up, or in an effect) so the module is ready when the shopper clicks, and to have
+ * {@link pendingPayments} answer.
  *
- * By default the module is `payonce_bg.wasm` beside this file, which bundlers that
- * understand `new URL(…, import.meta.url)` (webpack 5, Vite, Parcel, Next.js) ship on
- * their own. Pass `module_or_path` when you serve it yourself (esbuild).
+ * `module_or_path` is kept for code written for the two-file package: a compiled module
+ * or the module's bytes are used as given; a URL, a request, a response or a promise is
+ * ignored. Decompressing and instantiating have a 10 s deadline.
  * Calls after the first share its promise; after a failure, the next call tries again.
  * Left unawaited, a failed load reports no unhandled rejection (server rendering runs a
  * module-level `init()` too); the next payment rejects with the error.
- * A location given while the default one is loading (a payment came first) is tried if
+ * A module given while the inlined one is loading (a payment came first) is tried if
  * that load fails, and the waiting payments use it.
  *
  * @throws never synchronously; rejects with a {@link PaymentError} (code `network`)
- *   when the module cannot be loaded
+ *   when the module cannot be loaded (no DecompressionStream: before Chrome 80, Firefox
+ *   113, Safari 16.4; a CSP without 'wasm-unsafe-eval')
  */
 export default function init(
   options?: { module_or_path?: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
