@@ -99,7 +99,7 @@ async function sizeFloor() {
     execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', out, join(target, 'wasm32-unknown-unknown/release/payonce_size_floor.wasm')]);
     const wasmFile = join(out, 'payonce_size_floor_bg.wasm');
     // The same wasm-opt passes and import renaming as scripts/build.sh.
-    execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--flatten', '--rereloop', '-Oz', '--converge', '--strip-debug',
+    execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--flatten', '--rereloop', '-Oz', '--converge', '-ocimfs', '15', '--strip-debug',
       '--strip-producers', '--strip-target-features', '--enable-bulk-memory',
       '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types',
       '--enable-multivalue', wasmFile, '-o', wasmFile]);
@@ -162,7 +162,7 @@ async function size() {
     const named = join(tmp, 'named');
     execFileSync('wasm-bindgen', ['--target', 'web', '--keep-debug', '--out-dir', named,
       join(root, 'target/wasm32-unknown-unknown/release/payonce.wasm')]);
-    execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--flatten', '--rereloop', '-Oz', '--converge', '-g',
+    execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--flatten', '--rereloop', '-Oz', '--converge', '-ocimfs', '15', '-g',
       '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
       '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
       join(named, 'payonce_bg.wasm'), '-o', join(named, 'payonce_bg.wasm')]);

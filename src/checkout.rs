@@ -79,7 +79,7 @@ impl Port for Browser {
     }
 
     fn draw(&self) -> Option<[u8; 16]> {
-        crypto_available().then(|| *uuid::Uuid::new_v4().as_bytes())
+        crypto_available().then(js::random_uuid_bytes).flatten()
     }
 }
 

@@ -86,6 +86,12 @@ export function pageShow() { dispatchEvent(new PageTransitionEvent('pageshow', {
 export function zeroRandom() {
   crypto.getRandomValues = (a) => a.fill(0);
 }
+export function throwingRandom() {
+  crypto.getRandomValues = () => { throw new Error('no entropy'); };
+}
+export function realRandom() {
+  delete crypto.getRandomValues;
+}
 "#)]
 extern "C" {
     fn v(src: &str) -> JsValue;
@@ -100,6 +106,10 @@ extern "C" {
     fn payonce_items() -> String;
     #[wasm_bindgen(js_name = zeroRandom)]
     fn zero_random();
+    #[wasm_bindgen(js_name = throwingRandom)]
+    fn throwing_random();
+    #[wasm_bindgen(js_name = realRandom)]
+    fn real_random();
     #[wasm_bindgen(js_name = clearStorage)]
     fn clear_storage();
     #[wasm_bindgen(js_name = pageHide)]
@@ -431,6 +441,27 @@ async fn a_broken_random_source_is_refused_before_anything_is_sent() {
         let thrown = payonce::new_idempotency_key().expect_err("no key from zeros");
         assert_eq!(s(&thrown, "code"), "invalid_input");
     }
+    reset();
+}
+
+#[wasm_bindgen_test]
+async fn a_random_source_that_throws_is_refused_and_payonce_goes_on() {
+    let calls = fresh("[{}]");
+    throwing_random();
+    let e = pay_within(CART, "", 5000).await.expect_err("refused");
+    assert_eq!(s(&e, "code"), "invalid_input");
+    assert!(
+        s(&e, "message").contains("getRandomValues"),
+        "{}",
+        s(&e, "message")
+    );
+    assert_eq!(calls.length(), 0, "nothing was sent");
+    assert!(pending_keys().is_empty());
+    // The module is still there: with the page's source back, the same cart pays.
+    real_random();
+    let r = pay_within(CART, "", 5000).await.expect("paid");
+    assert_eq!(s(&r, "key").len(), 36);
+    assert_eq!(calls.length(), 1);
     reset();
 }
 

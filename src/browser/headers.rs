@@ -169,7 +169,10 @@ impl HeaderList {
         if let Some(problem) = header::value_problem(&text) {
             return Err(cat(&[&at(), &problem]));
         }
-        self.left = self.left.saturating_sub(text.chars().count());
+        // Its characters: the bytes that do not continue a UTF-8 sequence (what
+        // `chars().count()` gives, without core's kilobyte-long counting routine).
+        let chars = text.bytes().filter(|b| b & 0xC0 != 0x80).count();
+        self.left = self.left.saturating_sub(chars);
         self.out.push((name, text));
         Ok(())
     }

@@ -173,12 +173,17 @@ pub fn short_string(value: &JsValue, max: usize) -> Option<String> {
 /// The lock manager's list of held lock names, one per line (`None`: not a list).
 pub fn names(held: &JsValue) -> Option<String> {
     held.dyn_ref::<Array>().map(|names| {
-        let mut list = Vec::new();
+        // Joined as it is read (`[..].join` costs a generic routine).
+        let mut list = String::new();
+        let mut first = true;
         for i in 0..names.length().min(MAX_LOCKS_READ as u32) {
             if let Some(name) = short_string(&names.get(i), MAX_LOCK_NAME) {
-                list.push(name);
+                if !core::mem::take(&mut first) {
+                    list.push('\n');
+                }
+                list.push_str(&name);
             }
         }
-        list.join("\n")
+        list
     })
 }

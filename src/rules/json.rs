@@ -134,7 +134,8 @@ fn written(c: char) -> Written {
     }
 }
 
-fn write_string(out: &mut String, s: &str) {
+/// Writes `s` as a JSON string (the canonical form's escapes).
+pub fn write_string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     for c in s.chars() {
