@@ -79,7 +79,7 @@ impl Port for Browser {
     }
 
     fn draw(&self) -> Option<[u8; 16]> {
-        crypto_available().then(js::random_uuid_bytes).flatten()
+        crypto_available().then(js::random_bytes).flatten()
     }
 }
 

@@ -116,13 +116,11 @@ extern "C" {
     fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
 }
 
-/// 16 bytes from `crypto.getRandomValues`, with a UUID v4's version and variant
-/// bits set (as the `uuid` crate's `new_v4` gave them); `None` if it throws.
-pub fn random_uuid_bytes() -> Option<[u8; 16]> {
+/// 16 bytes from `crypto.getRandomValues`, as drawn (`rules::key::uuid_v4` makes
+/// them a UUID v4); `None` if it throws.
+pub fn random_bytes() -> Option<[u8; 16]> {
     let mut b = [0u8; 16];
     get_random_values(&mut b).ok()?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
     Some(b)
 }
 
