@@ -119,8 +119,12 @@ fn put_back(mut page: Page<JsValue>, flight: Option<&mut Flight>) {
 /// Feeds the tabs machine (from JS's reports), or queues the input while
 /// the page is out of reach.
 fn feed_tabs(input: TabsInput) {
-    if with_page(None, |page| page.tabs(input.clone(), &Browser)).is_none() {
-        QUEUE.with(|q| q.borrow_mut().push_back(input));
+    match take_page() {
+        Some(mut page) => {
+            page.tabs(input, &Browser);
+            put_back(page, None);
+        }
+        None => QUEUE.with(|q| q.borrow_mut().push_back(input)),
     }
 }
 
