@@ -1192,6 +1192,44 @@ async fn one_endpoint_written_three_ways_is_one_payment() {
     );
 }
 
+/// A relative endpoint names the URL it resolves to from the page's address at
+/// the time of the call: the page moving (history.pushState) makes it another
+/// endpoint, so another payment, however often the same text was paid before.
+#[wasm_bindgen_test]
+async fn a_relative_endpoint_follows_the_page_address() {
+    let calls = fresh("[{}, {}, {}]");
+    let was = v("location.href").as_string().expect("the page's address");
+    let here = v("new URL('charges', location.href).href")
+        .as_string()
+        .expect("a URL");
+    let rel = || v("({ endpoint: 'charges', retryDelayMs: 1 })");
+    let first = pay(v(DETAILS), JsValue::UNDEFINED, rel())
+        .await
+        .expect("paid");
+    let _ = v("(history.pushState(null, '', '/payonce-moved/page'), 0)");
+    let moved = pay(v(DETAILS), JsValue::UNDEFINED, rel()).await;
+    let _ = v("(history.pushState(null, '', '/payonce-moved/page#x'), 0)");
+    let hashed = pay(v(DETAILS), JsValue::UNDEFINED, rel()).await;
+    let _ = v(&format!("(history.pushState(null, '', {was:?}), 0)"));
+    let moved = moved.expect("paid");
+    let hashed = hashed.expect("paid");
+    assert_eq!(s(&calls.get(0), "url"), here);
+    let there = v("location.origin + '/payonce-moved/charges'")
+        .as_string()
+        .expect("a URL");
+    assert_eq!(s(&calls.get(1), "url"), there);
+    assert_ne!(
+        s(&first, "key"),
+        s(&moved, "key"),
+        "another endpoint is another payment"
+    );
+    // The page's fragment changes its address but not where `charges` leads.
+    assert_eq!(s(&hashed, "key"), s(&moved, "key"));
+    for i in 1..calls.length() {
+        assert_eq!(s(&calls.get(i), "url"), there);
+    }
+}
+
 /// The refusal every case below expects: invalid_input, a message holding `why`.
 async fn refused(details: JsValue, key: JsValue, options: JsValue, why: &str, label: &str) {
     let e = pay_err(details, key, options).await;

@@ -70,20 +70,20 @@ impl FetchTransport {
         // its init through the prototype chain, and page code may have put `mode:
         // 'no-cors'` (which drops the key and the JSON type) or `integrity` on
         // Object.prototype.
-        let init = js::bare_object(&[
-            ("method", js::name("POST")),
-            ("headers", self.headers.clone().into()),
-            ("body", JsValue::from_str(body)),
-            ("signal", guard.controller.signal().into()),
-            ("mode", js::name("cors")),
-            ("credentials", js::name(self.credentials)),
+        let init = js::request_init(
+            &js::name("POST"),
+            &self.headers,
+            body,
+            &guard.controller.signal(),
+            &js::name("cors"),
+            &js::name(self.credentials),
             // A payment must not silently turn into a GET elsewhere: see redirects as they are.
-            ("redirect", js::name("manual")),
-            ("cache", js::name("no-store")),
-            ("integrity", js::name("")),
-            ("keepalive", JsValue::FALSE),
-            ("referrerPolicy", js::name("")),
-        ]);
+            &js::name("manual"),
+            &js::name("no-store"),
+            &js::name(""),
+            false,
+            &js::name(""),
+        );
         match js::fetch(endpoint, &init) {
             Ok(promise) => Ok((guard.race(&promise), guard)),
             Err(e) => Err(guard.failure(&e)),

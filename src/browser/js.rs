@@ -5,9 +5,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(module = "/src/js/job.js")]
 extern "C" {
@@ -32,6 +31,23 @@ extern "C" {
     /// One attempt's `[AbortController, stopped, stop]` (see `job.js`).
     #[wasm_bindgen(catch)]
     pub fn attempt() -> Result<Array, JsValue>;
+    /// fetch's init for one attempt, each member as given, on an object with a
+    /// null prototype, made in one call (see `job.js`).
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = requestInit)]
+    pub fn request_init(
+        method: &JsValue,
+        headers: &JsValue,
+        body: &str,
+        signal: &JsValue,
+        mode: &JsValue,
+        credentials: &JsValue,
+        redirect: &JsValue,
+        cache: &JsValue,
+        integrity: &JsValue,
+        keepalive: bool,
+        referrer_policy: &JsValue,
+    ) -> JsValue;
 }
 
 #[wasm_bindgen(module = "/src/js/tabs.js")]
@@ -156,7 +172,7 @@ pub fn own(target: &JsValue, name: &'static str) -> Result<JsValue, JsValue> {
 extern "C" {
     /// The page's current global `fetch`, looked up at call time.
     #[wasm_bindgen(catch, js_name = fetch)]
-    pub fn fetch(url: &str, init: &Object) -> Result<Promise, JsValue>;
+    pub fn fetch(url: &str, init: &JsValue) -> Result<Promise, JsValue>;
 
     /// `Object.keys(o)`: own enumerable string keys, as `JSON.stringify` sees them.
     #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
@@ -199,23 +215,6 @@ static NAMES: Local<RefCell<Vec<(usize, JsValue)>>> = Local(RefCell::new(Vec::ne
 /// Reads `target[name]`; a throwing getter or proxy gives `Err`.
 pub fn get(target: &JsValue, name: &'static str) -> Result<JsValue, JsValue> {
     Reflect::get(target, &self::name(name))
-}
-
-/// Sets `target[name] = value` on an object payonce made itself.
-pub fn set(target: &Object, name: &'static str, value: &JsValue) {
-    // Our own fresh objects have no setters or proxies, so this cannot fail.
-    let _ = Reflect::set(target, &self::name(name), value);
-}
-
-/// A fresh object with a null prototype from `(name, value)` pairs: whoever
-/// reads it (fetch reading its init) sees these members and nothing that
-/// page code put on `Object.prototype`.
-pub fn bare_object(fields: &[(&'static str, JsValue)]) -> Object {
-    let obj = Object::create(JsValue::NULL.unchecked_ref());
-    for (name, value) in fields {
-        set(&obj, name, value);
-    }
-    obj
 }
 
 /// Page-wide state. The page runs payonce on one thread (wasm32 without

@@ -57,6 +57,15 @@ export function sleep(ms, signal) {
 }
 
 /**
+ * fetch's init for one attempt, in one call: the members Rust gives, named as fetch
+ * names them, on an object that inherits nothing (fetch reads its init through the
+ * prototype chain, where page code may have put `mode: 'no-cors'` or `integrity`).
+ */
+export function requestInit(method, headers, body, signal, mode, credentials, redirect, cache, integrity, keepalive, referrerPolicy) {
+  return { __proto__: null, method, headers, body, signal, mode, credentials, redirect, cache, integrity, keepalive, referrerPolicy };
+}
+
+/**
  * One attempt's end, of payonce's own: `[controller, stopped, stop]`. fetch gets
  * `controller.signal`; the attempt awaits the race of its promise and `stopped`,
  * which rejects once `stop()` aborts the controller (its timer or the caller's

@@ -46,8 +46,13 @@ export function own(o, name) {
   return hasOwn.call(o, name) ? o[name] : undefined;
 }
 
-/** Whether `v` is an AbortSignal, URL or Element (`kind`) of any realm. */
+/**
+ * Whether `v` is an AbortSignal, URL or Element (`kind`) of any realm. A primitive
+ * is none of them (the getter would throw), and is answered without the throw: an
+ * exception thrown from inside a payonce call costs tens of microseconds.
+ */
 export function is(kind, v) {
+  if ((typeof v !== 'object' || v === null) && typeof v !== 'function') return false;
   try {
     brands[kind].call(v);
     return true;
@@ -401,6 +406,10 @@ function statuses(v, items, name) {
 
 // An endpoint made absolute by the platform's URL parser, taken at import.
 const URL_ = globalThis.URL;
+// The last endpoint parsed, the page address it was parsed against, and its
+// absolute URL: a checkout pays one endpoint again and again, and the parser is
+// one of the dearer calls of a payment. The same two strings give the same URL.
+let last = ['', undefined, ''];
 
 /**
  * `endpoint` resolved against the page's address (when it has one), its fragment
@@ -414,9 +423,13 @@ export function absolute(endpoint) {
   } catch {
     // No page address (a worker, a sandbox): absolute URLs only.
   }
-  const url = typeof base === 'string' ? new URL_(endpoint, base) : new URL_(endpoint);
+  if (typeof base !== 'string') base = undefined;
+  if (last[0] === endpoint && last[1] === base && endpoint !== '') return last[2];
+  const url = base === undefined ? new URL_(endpoint) : new URL_(endpoint, base);
   url.hash = '';
-  return url.href;
+  const href = url.href;
+  last = [endpoint, base, href];
+  return href;
 }
 
 // The objects callers see, made from the one text Rust writes for each (see
