@@ -21,15 +21,17 @@ window.bench = {
   /**
    * Sequential payments, per-call times in ms: payonce, raw fetch, the floor (raw
    * fetch plus the browser calls any client that keeps its key across a reload must
-   * make: a sessionStorage write before the request and one after, and a timeout),
-   * and payonce's core contract written by hand in plain JS, interleaved in rotating
-   * order.
+   * make: a sessionStorage write before the request and one after, and a timeout), the
+   * floor with tabs (the floor plus a Web Lock and two channel posts), and payonce's
+   * core contract written by hand in plain JS, interleaved in rotating order.
    */
   async overhead(n, tag) {
     const lib = [];
     const raw = [];
     const floor = [];
     const hand = [];
+    const floorTabs = [];
+    const channel = new BroadcastChannel('floor:v1');
     const runLib = async (i) => {
       const details = { order: `ovh-${tag}-${i}-lib`, amount: 100 + i, currency: 'usd' };
       const t = performance.now();
@@ -66,17 +68,49 @@ window.bench = {
       sessionStorage.setItem(`floor:${key}`, record('s'));
       floor.push(performance.now() - t);
     };
+    // The floor plus what a client that keeps two tabs of one profile from paying one
+    // cart twice must do besides: a Web Lock named for the payment, requested before
+    // the request leaves and held until the outcome is written, and the pending record
+    // and the outcome posted on a BroadcastChannel.
+    const runFloorTabs = async (i) => {
+      const details = { order: `ovh-${tag}-${i}-floortabs`, amount: 100 + i, currency: 'usd' };
+      const t = performance.now();
+      const key = crypto.randomUUID();
+      const record = (state) => `1,${state},${'0'.repeat(64)},${Date.now()},${Date.now()},0,1,1,${location.origin}${ENDPOINT}`;
+      let release;
+      const held = new Promise((resolve) => {
+        release = resolve;
+      });
+      navigator.locks.request(`floor:pay:${key}`, () => held);
+      sessionStorage.setItem(`floor:${key}`, record('p'));
+      channel.postMessage(record('p'));
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 10000);
+      const res = await fetch(ENDPOINT, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+        body: JSON.stringify(details),
+        signal: controller.signal,
+      });
+      JSON.parse(await res.text());
+      clearTimeout(timer);
+      sessionStorage.setItem(`floor:${key}`, record('s'));
+      channel.postMessage(record('s'));
+      release();
+      floorTabs.push(performance.now() - t);
+    };
     const runHand = async (i) => {
       const details = { order: `ovh-${tag}-${i}-hand`, amount: 100 + i, currency: 'usd' };
       const t = performance.now();
       JSON.parse((await pay(ENDPOINT, details)).body);
       hand.push(performance.now() - t);
     };
-    const order = [runLib, runRaw, runFloor, runHand];
+    const order = [runLib, runRaw, runFloor, runFloorTabs, runHand];
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < order.length; j++) await order[(i + j) % order.length](i);
     }
-    return { lib, raw, floor, hand, stored: Object.keys(sessionStorage).filter((k) => k.startsWith('payonce:')).length };
+    channel.close();
+    return { lib, raw, floor, floorTabs, hand, stored: Object.keys(sessionStorage).filter((k) => k.startsWith('payonce:')).length };
   },
 };
 document.documentElement.dataset.ready = 'true';

@@ -228,13 +228,14 @@ async function overhead() {
     const page = await openBench(context, gateway);
     await page.evaluate(() => window.bench.overhead(50, 'warmup'));
     await page.evaluate(() => sessionStorage.clear());
-    const { lib, raw, floor, hand, stored } = await page.evaluate((n) => window.bench.overhead(n, 'run'), OVERHEAD_N);
+    const { lib, raw, floor, floorTabs, hand, stored } = await page.evaluate((n) => window.bench.overhead(n, 'run'), OVERHEAD_N);
     await context.close();
     const out = {
       calls: OVERHEAD_N,
       payonce: { median: median(lib), p99: quantile(lib, 0.99) },
       rawFetch: { median: median(raw), p99: quantile(raw, 0.99) },
       floor: { median: median(floor), p99: quantile(floor, 0.99) },
+      floorTabs: { median: median(floorTabs), p99: quantile(floorTabs, 0.99) },
       handwritten: { median: median(hand), p99: quantile(hand, 0.99) },
       recordsInStorageAtEnd: stored,
     };
@@ -242,6 +243,8 @@ async function overhead() {
     out.p99Ratio = out.payonce.p99 / out.rawFetch.p99;
     out.floorMedianRatio = out.floor.median / out.rawFetch.median;
     out.payonceOverFloorMedianRatio = out.payonce.median / out.floor.median;
+    out.floorTabsOverFloorMedianRatio = out.floorTabs.median / out.floor.median;
+    out.payonceOverFloorTabsMedianRatio = out.payonce.median / out.floorTabs.median;
     out.handwrittenMedianRatio = out.handwritten.median / out.rawFetch.median;
     out.handwrittenOverFloorMedianRatio = out.handwritten.median / out.floor.median;
     // The same figures over the first and last 200 calls: does a growing store cost?
@@ -252,6 +255,7 @@ async function overhead() {
     row('payonce', out.payonce, '   target ÷ floor <= 1.03, and <= handwritten');
     row('handwritten', out.handwritten, '   (bench/baselines/handwritten.js)');
     row('floor', out.floor, '   (raw fetch + 2 sessionStorage writes + a timeout, in plain JS)');
+    row('floor+tabs', out.floorTabs, `   (the floor + a Web Lock held over the request + 2 channel posts; payonce ÷ it ${out.payonceOverFloorTabsMedianRatio.toFixed(3)})`);
     row('raw fetch', out.rawFetch);
     console.log(`median ratio over the first 200 calls ${out.first200MedianRatio.toFixed(3)}, the last 200 ${out.last200MedianRatio.toFixed(3)} (${stored} records in storage at the end)`);
     return out;
@@ -537,10 +541,13 @@ function markdown(r) {
       `| payonce | ${ms(o.payonce.median)} | ${ms(o.payonce.p99)} |`, `| raw fetch | ${ms(o.rawFetch.median)} | ${ms(o.rawFetch.p99)} |`,
       ...(o.handwritten ? [`| handwritten: payonce's core contract by hand in plain JS | ${ms(o.handwritten.median)} | ${ms(o.handwritten.p99)} |`] : []),
       ...(o.floor ? [`| floor: raw fetch + 2 sessionStorage writes + a timeout (plain JS) | ${ms(o.floor.median)} | ${ms(o.floor.p99)} |`] : []),
+      ...(o.floorTabs ? [`| floor with tabs: the floor + a Web Lock held over the request + 2 BroadcastChannel posts (plain JS) | ${ms(o.floorTabs.median)} | ${ms(o.floorTabs.p99)} |`] : []),
       `| ratio payonce / raw fetch | ${o.medianRatio.toFixed(3)} | ${o.p99Ratio.toFixed(3)} |`,
       ...(o.floor ? [`| ratio floor / raw fetch | ${o.floorMedianRatio.toFixed(3)} | |`] : []),
       ...(o.handwritten ? [`| ratio handwritten / raw fetch | ${o.handwrittenMedianRatio.toFixed(3)} | |`,
         `| ratio payonce / floor | ${o.payonceOverFloorMedianRatio.toFixed(3)} | |`,
+        ...(o.floorTabs ? [`| ratio floor with tabs / floor | ${o.floorTabsOverFloorMedianRatio.toFixed(3)} | |`,
+          `| ratio payonce / floor with tabs | ${o.payonceOverFloorTabsMedianRatio.toFixed(3)} | |`] : []),
         `| ratio handwritten / floor | ${o.handwrittenOverFloorMedianRatio.toFixed(3)} | |`] : []), '',
       `Median ratio over the first 200 calls ${o.first200MedianRatio.toFixed(3)}, over the last 200 ${o.last200MedianRatio.toFixed(3)}.`, '');
   }
