@@ -41,17 +41,31 @@ fi
 "$wasm_opt" -Oz --flatten --rereloop -Oz --converge -ocimfs 15 --strip-debug --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   pkg/payonce_bg.wasm -o pkg/payonce_bg.wasm
-# The glue's default location of the module (`new URL('payonce_bg.wasm',
-# import.meta.url)`, which bundlers ship as an asset) is dropped: entry.js always hands
-# the glue the module, from the bytes inside payonce.js.
+# What the glue does with a module it is not handed is dropped: entry.js always hands it
+# the module's bytes (from inside payonce.js) or a compiled WebAssembly.Module, never a
+# URL, a Request or a Response. So go its default location (`new URL('payonce_bg.wasm',
+# import.meta.url)`, which bundlers ship as an asset), its fetch of a URL or Request,
+# and its Response path (instantiateStreaming and its MIME type warning); and the
+# TextEncoder.encodeInto fallback, which every browser payonce loads in has (Chrome 74,
+# Firefox 66, Safari 14.1). Each must be found exactly once, so a wasm-bindgen that
+# writes the glue differently stops the build here.
 node -e '
 const fs = require("fs");
 const file = "pkg/payonce.js";
-const glue = fs.readFileSync(file, "utf8");
-const re = /if \(module_or_path === undefined\) \{\s*module_or_path = new URL\(.payonce_bg\.wasm., import\.meta\.url\);\s*\}/g;
-const n = (glue.match(re) || []).length;
-if (n !== 1) { console.error(`build: FAILED: the glue names its default .wasm ${n} times, not once; compare ${file} with what this step expects`); process.exit(1); }
-fs.writeFileSync(file, glue.replace(re, ""));
+let glue = fs.readFileSync(file, "utf8");
+const cuts = [
+  ["its default .wasm", /if \(module_or_path === undefined\) \{\s*module_or_path = new URL\(.payonce_bg\.wasm., import\.meta\.url\);\s*\}/g, ""],
+  ["its fetch of a URL", /if \(typeof module_or_path === .string. \|\| \(typeof Request === .function. && module_or_path instanceof Request\) \|\| \(typeof URL === .function. && module_or_path instanceof URL\)\) \{\s*module_or_path = fetch\(module_or_path\);\s*\}/g, ""],
+  ["its Response path", /\n {4}if \(typeof Response === .function. && module instanceof Response\) \{\n[\s\S]*?instantiateStreaming[\s\S]*?\n {4}\} else \{\n( {8}const instance = await WebAssembly\.instantiate\(module, imports\);[\s\S]*?)\n {4}\}\n\n {4}function expectedResponseType\(type\) \{[\s\S]*?\n {4}\}\n\}\n/g, "\n$1\n}\n"],
+  ["its encodeInto fallback", /\nif \(!\(.encodeInto. in cachedTextEncoder\)\) \{\n[\s\S]*?\n\}\n/g, "\n"],
+];
+for (const [what, re, by] of cuts) {
+  const n = (glue.match(re) || []).length;
+  if (n !== 1) { console.error(`build: FAILED: the glue holds ${what} ${n} times, not once; compare ${file} with what this step expects`); process.exit(1); }
+  glue = glue.replace(re, by);
+}
+if (/instantiateStreaming|encodeInto = function|fetch\(module_or_path\)/.test(glue)) { console.error(`build: FAILED: ${file} still holds a path this step drops`); process.exit(1); }
+fs.writeFileSync(file, glue);
 '
 # One JS module, not many: src/entry.js (the package's entry: it exports the declared
 # API and lets payments wait for init), wasm-bindgen's glue, and the files of src/js/,

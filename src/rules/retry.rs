@@ -12,7 +12,7 @@
 
 use super::error::Code;
 use super::record::MAX_KEY_TTL_MS;
-use super::text::{cat, num};
+use super::text::{cat, num, parse_u64};
 use alloc::string::String;
 
 /// How one payment call runs: how hard to try, how long a settled key is
@@ -324,7 +324,8 @@ pub fn parse_http_date(value: &str) -> Option<u64> {
         if token.contains(':') {
             time = Some(parse_time(token)?);
         } else if token.bytes().all(|b| b.is_ascii_digit()) && token.len() <= 4 {
-            let n: u32 = token.parse().ok()?;
+            // All digits and at most 4 of them: parse_u64 reads it as str::parse would.
+            let n = parse_u64(token)? as u32;
             if day.is_none() {
                 day = Some(n);
             } else if year.is_none() {
@@ -363,7 +364,8 @@ fn parse_time(token: &str) -> Option<u32> {
         if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let n: u32 = p.parse().ok()?;
+        // Two digits: parse_u64 reads them as str::parse would.
+        let n = parse_u64(p)? as u32;
         (n <= max).then_some(n)
     };
     let (h, m, s) = (field(23)?, field(59)?, field(60)?);
