@@ -114,6 +114,90 @@ async function sizeFloor() {
   }
 }
 
+/** The wasm-opt passes of scripts/build.sh, with the features the bench's modules use. */
+const WASM_OPT = ['-Oz', '--flatten', '--rereloop', '-Oz', '--converge', '-ocimfs', '15', '--enable-bulk-memory',
+  '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue'];
+/** The rules' main functions, each of which must be in the rules floor's module by name. */
+const RULES_MAIN = ['rules::page::Page<B>::choose', 'rules::page::Page<B>::finish', 'rules::tabs::Tabs::handle',
+  'rules::payment::Payment<B>::handle', 'rules::store::Mirrored<B>::load', 'rules::record::Record::decode',
+  'rules::retry::classify', 'rules::retry::parse_retry_after', 'rules::key::uuid_v4', 'rules::key::validate',
+  'rules::json::Reader::value', 'rules::json::write_string', 'rules::header::refused_header', 'rules::header::check_idempotency_header'];
+
+/**
+ * Twiggy's rows of a module built with names, summed by module path (src/rules/ and
+ * src/browser/ by file, the rest of the crate by top module; the crate's own name
+ * dropped, so payonce's and the rules floor's rows line up).
+ */
+function byModule(csv, crate) {
+  const sums = {};
+  for (const line of csv.split('\n').slice(1)) {
+    const m = line.match(/^"?(.*?)"?,(\d+),/);
+    if (!m || m[1].includes('function names') || m[1].includes('data names')) continue;
+    let key;
+    if (m[1].startsWith('data segment')) key = '(data)';
+    else if (m[1].startsWith('import ')) key = '(imports)';
+    else if (m[1].startsWith('export ')) key = '(exports)';
+    else {
+      // The first path in the name: `<a::B<T> as c::D>::f` counts for a::B's module.
+      const path = m[1].replace(/^[<&]+(mut |dyn )?/, '').replace(/<[^<>]*>/g, '').replace(/<[^<>]*>/g, '').split(' ')[0];
+      const parts = path.split('::').filter((p) => /^[a-z_][a-z0-9_]*$/.test(p) && !/^h[0-9a-f]{16}$/.test(p));
+      const own = parts[0] === crate;
+      // src/rules/ and src/browser/ by file, the rest of the crate by top module.
+      const depth = ['rules', 'browser'].includes(parts[1]) ? 3 : 2;
+      // A name that is the crate and a type only: the impls of a trait of another module
+      // (for the rules floor, its Port, Store and Backend, with the store's code inlined).
+      key = own ? parts.slice(1, depth).join('::') || '(trait impls of the crate root)' : parts.slice(0, 2).join('::') || '(other)';
+      // The rules floor's own code (its lib.rs): the step function, options reader, JSON writer.
+      const driver = /^(run|step|buf|out|found|pay|call|head|drain|options|headers|whole|statuses|flag|event|tabs_input|tabs_effect|record|error|body|field|string|number|flag_of)$/;
+      if (crate === 'payonce_rules_floor' && (own ? driver.test(parts[1] ?? '') : parts.length === 1 && driver.test(parts[0]))) key = '(driver)';
+    }
+    sums[key] = (sums[key] ?? 0) + Number(m[2]);
+  }
+  return Object.fromEntries(Object.entries(sums).sort((a, b) => b[1] - a[1]));
+}
+
+/** The rows of two byModule sums side by side, the largest first; the small ones summed. */
+function moduleRows(a, b, min = 400) {
+  const rows = [...new Set([...Object.keys(a), ...Object.keys(b)])].map((m) => [m, [a[m] ?? 0, b[m] ?? 0]]);
+  rows.sort((x, y) => Math.max(...y[1]) - Math.max(...x[1]));
+  const big = rows.filter(([, n]) => Math.max(...n) >= min);
+  const rest = rows.filter(([, n]) => Math.max(...n) < min).reduce((s, [, n]) => [s[0] + n[0], s[1] + n[1]], [0, 0]);
+  const total = rows.reduce((s, [, n]) => [s[0] + n[0], s[1] + n[1]], [0, 0]);
+  return [...big, [`(${rows.length - big.length} smaller)`, rest], ['total', total]];
+}
+
+/**
+ * Builds bench/rules-floor (payonce's own src/rules/ behind one JSON step function,
+ * storage as raw imports) the way payonce is built, runs it once under Node through a
+ * 503, a backoff and a 200 (bench/rules-floor/run.mjs), checks with twiggy that the
+ * rules' main functions are in it, and measures it; null if it cannot be built.
+ */
+async function sizeRulesFloor() {
+  try {
+    const target = join(tmp, 'rules-floor-target');
+    execFileSync('cargo', ['build', '--release', '--locked', '--target', 'wasm32-unknown-unknown', '--target-dir', target,
+      '--manifest-path', join(root, 'bench/rules-floor/Cargo.toml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const built = join(target, 'wasm32-unknown-unknown/release/payonce_rules_floor.wasm');
+    const wasmFile = join(tmp, 'rules-floor.wasm');
+    const named = join(tmp, 'rules-floor.named.wasm');
+    const wasmOpt = join(root, 'node_modules/.bin/wasm-opt');
+    execFileSync(wasmOpt, [...WASM_OPT, '--strip-debug', '--strip-producers', '--strip-target-features', built, '-o', wasmFile]);
+    execFileSync(wasmOpt, [...WASM_OPT, '-g', built, '-o', named]);
+    const ran = execFileSync('node', [join(root, 'bench/rules-floor/run.mjs'), wasmFile], { encoding: 'utf8' }).trim();
+    const csv = execFileSync('twiggy', ['top', '-n', '5000', '-f', 'csv', named], { encoding: 'utf8' });
+    const missing = RULES_MAIN.filter((f) => !csv.includes(`payonce_rules_floor::${f}`));
+    if (missing.length) throw new Error(`the rules floor lacks ${missing.join(', ')}`);
+    const wasm = await readFile(wasmFile);
+    const glue = await bundle('bench/rules-floor/glue.js', join(tmp, 'rules-floor-glue.bundle.js'));
+    return { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueMinifiedGzip: gz(glue), totalGzip: gz(wasm) + gz(glue),
+      wasmBrotli: br(wasm), glueMinifiedBrotli: br(glue), totalBrotli: br(wasm) + br(glue), ran, mainFunctions: RULES_MAIN,
+      byModule: byModule(csv, 'payonce_rules_floor') };
+  } catch (e) {
+    console.log(`rules floor unavailable: ${e.message.split('\n')[0]}`);
+    return null;
+  }
+}
+
 async function size() {
   const parts = await split();
   const { wasm } = parts;
@@ -125,6 +209,7 @@ async function size() {
   const ky = await bundle('bench/baselines/ky.js', join(tmp, 'ky.bundle.js'));
   const hand = await bundle('bench/baselines/handwritten.js', join(tmp, 'handwritten.bundle.js'));
   const floor = await sizeFloor();
+  const rulesFloor = await sizeRulesFloor();
   const out = {
     payonce: {
       wasmBytes: wasm.length,
@@ -142,7 +227,10 @@ async function size() {
     ky: { minifiedBytes: ky.length, ...sizes(ky) },
     handwritten: { minifiedBytes: hand.length, ...sizes(hand) },
     floor,
-    targetGzip: 20 * 1024,
+    rulesFloor,
+    targetGzip: 36 * 1024,
+    // A run of some sections keeps the others' date at the top: this one's is here.
+    date: new Date().toISOString(),
   };
   // What a page downloads, the two ways: one file (as shipped), or the JS and the .wasm.
   const plainBytes = (...bufs) => bufs.reduce((n, b) => n + b.length, 0);
@@ -155,6 +243,10 @@ async function size() {
   out.payonce.vsAxiosUuid = out.payonce.totalGzip / out.axiosUuid.gzip;
   out.payonce.vsKy = out.payonce.totalGzip / out.ky.gzip;
   out.payonce.vsHandwritten = out.payonce.totalGzip / out.handwritten.gzip;
+  if (rulesFloor) {
+    out.payonce.vsRulesFloor = out.payonce.totalGzip / rulesFloor.totalGzip;
+    out.shapes.oneFile.vsRulesFloor = out.shapes.oneFile.gzip / rulesFloor.totalGzip;
+  }
   try {
     // The shipped module has no names: build it again with them (wasm-bindgen --keep-debug,
     // then the same wasm-opt passes as scripts/build.sh, keeping names with -g, and the
@@ -178,12 +270,13 @@ async function size() {
       byCrate[crate] = (byCrate[crate] ?? 0) + Number(m[2]);
     }
     out.byCrate = Object.fromEntries(Object.entries(byCrate).sort((a, b) => b[1] - a[1]).slice(0, 12));
+    out.byModule = byModule(csv, 'payonce');
   } catch (e) {
     out.twiggyTop = `twiggy unavailable: ${e.message.split('\n')[0]}`;
   }
   const p = out.payonce;
   console.log('\n== size shipped to the shopper (gzip -9 | brotli -q 11), each bundled and minified by esbuild');
-  console.log(`payonce      ${kb(p.totalGzip)} | ${kb(p.totalBrotli)}   wasm ${kb(p.wasmGzip)} | ${kb(p.wasmBrotli)} + glue ${kb(p.glueMinifiedGzip)} | ${kb(p.glueMinifiedBrotli)} (as shipped: ${kb(p.glueGzip)} | ${kb(p.glueBrotli)})   target 20.0 KB gzip`);
+  console.log(`payonce      ${kb(p.totalGzip)} | ${kb(p.totalBrotli)}   wasm ${kb(p.wasmGzip)} | ${kb(p.wasmBrotli)} + glue ${kb(p.glueMinifiedGzip)} | ${kb(p.glueMinifiedBrotli)} (as shipped: ${kb(p.glueGzip)} | ${kb(p.glueBrotli)})   target ${kb(out.targetGzip)} gzip`);
   const sh = out.shapes;
   const shape = (x) => `${x.gzip} gzip -9, ${x.gzip6} gzip -6, ${x.brotli} brotli, ${x.bytes} uncompressed`;
   console.log(`payonce as shipped, one file (the module inside, ${sh.oneFile.moduleCompressedBytes} bytes compressed, base64): ${shape(sh.oneFile)} bytes`);
@@ -193,8 +286,17 @@ async function size() {
   console.log(`axios + uuid ${kb(out.axiosUuid.gzip)} | ${kb(out.axiosUuid.brotli)}   (payonce is ${p.vsAxiosUuid.toFixed(2)}x)`);
   console.log(`ky           ${kb(out.ky.gzip)} | ${kb(out.ky.brotli)}   (payonce is ${p.vsKy.toFixed(2)}x)`);
   if (floor) console.log(`floor        ${kb(floor.totalGzip)} | ${kb(floor.totalBrotli)}   wasm ${kb(floor.wasmGzip)} + glue ${kb(floor.glueMinifiedGzip)} (gzip): a wasm-bindgen module that only writes a key, sends one fetch and writes the outcome (bench/floor), built as payonce is`);
+  if (rulesFloor) {
+    console.log(`rules floor  ${kb(rulesFloor.totalGzip)} | ${kb(rulesFloor.totalBrotli)}   wasm ${kb(rulesFloor.wasmGzip)} + glue ${kb(rulesFloor.glueMinifiedGzip)} (gzip): payonce's src/rules/ alone (both machines, every decision, the record codec, the checks, messages) behind one JSON step function, storage as raw imports (bench/rules-floor), built as payonce is`);
+    console.log(`             payonce ÷ rules floor ${p.vsRulesFloor.toFixed(2)} (wasm + glue, ${p.totalGzip} ÷ ${rulesFloor.totalGzip} bytes); payonce.js as shipped ÷ rules floor ${sh.oneFile.vsRulesFloor.toFixed(2)} (${sh.oneFile.gzip} ÷ ${rulesFloor.totalGzip})`);
+    console.log(`             run under Node (bench/rules-floor/run.mjs): ${rulesFloor.ran}`);
+  }
   console.log(out.twiggyTop);
   if (out.byCrate) console.log('by crate, bytes after wasm-opt:', JSON.stringify(out.byCrate));
+  if (out.byModule && rulesFloor) {
+    console.log('by module path, bytes after wasm-opt (twiggy, names kept): payonce | rules floor');
+    for (const [m, n] of moduleRows(out.byModule, rulesFloor.byModule)) console.log(`  ${m.padEnd(34)} ${String(n[0]).padStart(6)} | ${String(n[1]).padStart(6)}`);
+  }
   return out;
 }
 
@@ -518,17 +620,26 @@ function markdown(r) {
   if (r.size) {
     const s = r.size;
     const brot = (x) => (x === undefined ? '' : kb(x));
-    lines.push('## Size shipped (gzip -9, brotli -q 11; each bundled and minified by esbuild)', '', '| what | gzip | brotli |', '|---|---|---|',
+    lines.push('## Size shipped (gzip -9, brotli -q 11; each bundled and minified by esbuild)', '', ...(s.date ? [`Measured ${s.date}, Node ${process.version}.`, ''] : []), '| what | gzip | brotli |', '|---|---|---|',
       `| payonce: wasm + minified glue | ${kb(s.payonce.totalGzip)} (wasm ${kb(s.payonce.wasmGzip)}, glue ${kb(s.payonce.glueMinifiedGzip)}) | ${brot(s.payonce.totalBrotli)} (wasm ${brot(s.payonce.wasmBrotli)}, glue ${brot(s.payonce.glueMinifiedBrotli)}) |`,
       ...(s.handwritten ? [`| handwritten: payonce's core contract by hand in plain JS | ${kb(s.handwritten.gzip)} | ${kb(s.handwritten.brotli)} |`] : []),
       `| axios + uuid (the seed snippet's stack) | ${kb(s.axiosUuid.gzip)} | ${brot(s.axiosUuid.brotli)} |`, `| ky | ${kb(s.ky.gzip)} | ${brot(s.ky.brotli)} |`,
       ...(s.floor ? [`| floor: a wasm-bindgen module that only writes a key, sends one fetch, writes the outcome | ${kb(s.floor.totalGzip)} (wasm ${kb(s.floor.wasmGzip)}, glue ${kb(s.floor.glueMinifiedGzip)}) | ${brot(s.floor.totalBrotli)} |`] : []),
+      ...(s.rulesFloor ? [`| rules floor: payonce's src/rules/ alone behind one JSON step function, storage as raw imports (bench/rules-floor) | ${kb(s.rulesFloor.totalGzip)} (wasm ${kb(s.rulesFloor.wasmGzip)}, glue ${kb(s.rulesFloor.glueMinifiedGzip)}) | ${brot(s.rulesFloor.totalBrotli)} |`,
+        `| payonce ÷ rules floor (wasm + glue; payonce.js as shipped) | ${s.payonce.vsRulesFloor.toFixed(2)} (${s.shapes.oneFile.vsRulesFloor.toFixed(2)}) | |`] : []),
       `| target for payonce | ${kb(s.targetGzip)} | |`, '',
       ...(s.shapes ? ['What a page downloads for payonce, one file (as shipped: the module inside payonce.js, zlib-compressed by zopfli, base64) or two (payonce.js and payonce_bg.wasm), in bytes:', '',
         '| | gzip -9 | gzip -6 | brotli -q 11 | uncompressed |', '|---|---|---|---|---|',
         ...[['one file', s.shapes.oneFile], ['two files', s.shapes.twoFiles]].map(([n, x]) => `| ${n} | ${x.gzip} | ${x.gzip6} | ${x.brotli} | ${x.bytes} |`),
         `| one ÷ two | ${s.shapes.gzipRatio.toFixed(3)} | ${s.shapes.gzip6Ratio.toFixed(3)} | ${s.shapes.brotliRatio.toFixed(3)} | ${s.shapes.bytesRatio.toFixed(3)} |`, ''] : []),
       'What takes the space (twiggy, on the shipped module rebuilt with names):', '', '```', s.twiggyTop.trim(), '```', '');
+    if (s.rulesFloor) {
+      lines.push(`The rules floor, run once under Node by bench/rules-floor/run.mjs in the same run, ${s.rulesFloor.ran}. Its module holds each of the rules' main functions by name (twiggy): ${s.rulesFloor.mainFunctions.join(', ')}.`, '');
+    }
+    if (s.byModule && s.rulesFloor) {
+      lines.push('By module path, payonce against the rules floor (bytes after wasm-opt, names kept, before gzip; *(driver)* is the rules floor\'s own step function, options reader and JSON writer):', '',
+        '| module path | payonce | rules floor |', '|---|---|---|', ...moduleRows(s.byModule, s.rulesFloor.byModule).map(([m, n]) => `| ${m} | ${n[0]} | ${n[1]} |`), '');
+    }
     if (s.byCrate) {
       lines.push('Summed by crate (bytes after wasm-opt, names section left out):', '', '| crate | bytes |', '|---|---|',
         ...Object.entries(s.byCrate).map(([c, b]) => `| ${c} | ${b} |`), '');
