@@ -140,20 +140,16 @@ impl HeaderList {
     }
 
     fn add(&mut self, name: String, value: &JsValue) -> Result<(), String> {
-        let at = || cat(&["options.headers['", &name, "']"]);
+        let at = cat(&["options.headers['", &name, "']"]);
         let text =
             match text(value, self.left) {
                 Ok(text) => text,
                 Err(Refused::NotString) => {
-                    return Err(cat(&[
-                        &at(),
-                        " must be a string; got ",
-                        &js::describe(value),
-                    ]))
+                    return Err(cat(&[&at, " must be a string; got ", &js::describe(value)]))
                 }
                 Err(Refused::TooLong(units)) => {
                     return Err(cat(&[
-                        &at(),
+                        &at,
                         " is ",
                         &num(u64::from(units)),
                         " characters long; all header names and values together are limited to ",
@@ -162,12 +158,12 @@ impl HeaderList {
                     ]))
                 }
                 Err(Refused::LoneSurrogate) => return Err(cat(&[
-                    &at(),
+                    &at,
                     " holds a lone UTF-16 surrogate; header values are bytes (U+0000 to U+00FF)",
                 ])),
             };
         if let Some(problem) = header::value_problem(&text) {
-            return Err(cat(&[&at(), &problem]));
+            return Err(cat(&[&at, &problem]));
         }
         // Its characters: the bytes that do not continue a UTF-8 sequence (what
         // `chars().count()` gives, without core's kilobyte-long counting routine).

@@ -103,7 +103,7 @@ extern "C" {
     pub fn read_options(o: &JsValue, max_units: u32, max_items: u32) -> String;
     /// The last `read_options`' `[signal, onEvent, headers, thrown]`.
     #[wasm_bindgen(js_name = takeHandles)]
-    pub fn take_handles() -> Vec<JsValue>;
+    pub fn take_handles() -> Array;
 }
 
 #[wasm_bindgen(module = "/src/js/values.js")]

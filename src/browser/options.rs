@@ -99,8 +99,8 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         return Err("options could not be read".into());
     };
     // The values that cannot be text, when the text says there are some.
-    let handles = if held { js::take_handles() } else { Vec::new() };
-    let at = |i: usize| handles.get(i).cloned().unwrap_or(JsValue::UNDEFINED);
+    let handles = held.then(js::take_handles);
+    let at = |i: u32| handles.as_ref().map_or(JsValue::UNDEFINED, |h| h.get(i));
     let thrown = at(3);
     let mut r = Entries {
         items: items.iter(),
@@ -115,7 +115,7 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         _ => return Err("options must be an object; got a string".into()),
     }
     let e = r.next(TOP, "endpoint")?;
-    let endpoint = endpoint::checked(string(e, MAX_ENDPOINT_LEN), || describe(e).into())?;
+    let endpoint = endpoint::checked(string(e, MAX_ENDPOINT_LEN), &|| describe(e).into())?;
     let d = Policy::default();
     let l = LIMITS;
     let mut policy = Policy {
