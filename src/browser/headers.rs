@@ -1,35 +1,71 @@
-//! Reading `options.headers`, in every form `fetch` takes. Which names and
-//! values are refused, and the limits, are `rules::header`'s.
+//! Reading `options.headers`, in every form `fetch` takes, from the strings
+//! `readOptions` writes for them (see `readHeaders` in `src/js/values.js`).
+//! Which names and values are refused, and the limits, are `rules::header`'s.
 
-use super::js;
-use super::read::{text, threw, Refused};
-use crate::rules::header::{self, MAX_HEADERS, MAX_HEADER_CHARS, MAX_HEADER_NAME};
-use crate::rules::text::{cat, num};
+use super::options::{describe, string, Entries};
+use super::read::{threw, Refused};
+use crate::rules::header::{self, MAX_HEADER_CHARS, MAX_HEADER_NAME};
+use crate::rules::text::{cat, num, parse_u64};
 use alloc::string::String;
 use alloc::vec::Vec;
-use js_sys::{Array, Reflect};
-use wasm_bindgen::JsValue;
 
 /// `options.headers`, in any form `fetch` takes (`HeadersInit`): a `Headers`,
 /// a sequence of `[name, value]` pairs (any iterable, a `Map` included, as
 /// WebIDL reads it) or a record of names to values.
-pub fn headers(value: &JsValue) -> Result<Vec<(String, String)>, String> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Vec::new());
-    }
-    if !value.is_object() || value.is_function() {
-        return Err(cat(&[
-            "options.headers must be a Headers object, an array of [name, value] pairs or an object of header names to string values; got ",
-            &js::describe(value),
-        ]));
-    }
+pub fn headers(r: &mut Entries<'_>) -> Result<Vec<(String, String)>, String> {
+    let e = r.next("options", "headers")?;
     let mut list = HeaderList {
         out: Vec::new(),
         left: MAX_HEADER_CHARS,
     };
-    match js::take(value, MAX_HEADERS).map_err(|e| threw("options.headers", "", &e))? {
-        Some(pairs) => list.pairs(&pairs)?,
-        None => list.record(value)?,
+    let pairs = match e.as_bytes().first() {
+        None | Some(b'z') => return Ok(list.out),
+        Some(b'p') => true,
+        Some(b'r') => false,
+        Some(b'P') => return Err(threw("options.headers", "", r.thrown)),
+        Some(b'K') => return Err(threw("options.headers", "its keys", r.thrown)),
+        _ => {
+            return Err(cat(&[
+                "options.headers must be a Headers object, an array of [name, value] pairs or an object of header names to string values; got ",
+                describe(e),
+            ]))
+        }
+    };
+    let count = parse_u64(e.get(1..).unwrap_or_default()).unwrap_or(0);
+    if count > u64::from(header::MAX_HEADERS) {
+        return Err(header::too_many());
+    }
+    for i in 0..count {
+        if !pairs {
+            let name = list.name(r.raw(), "options.headers")?;
+            let value = r.next(&cat(&["options.headers['", &name, "']"]), "")?;
+            list.add(name, value)?;
+            continue;
+        }
+        let at = cat(&["options.headers[", &num(i), "]"]);
+        let count = match r.next(&at, "")? {
+            "l2" => "",
+            "l0" => "no items",
+            "l1" => "1 item",
+            pair if pair.starts_with('l') => "more than 2 items",
+            pair => {
+                return Err(cat(&[
+                    &at,
+                    " must be a [name, value] pair; got ",
+                    describe(pair),
+                ]))
+            }
+        };
+        if !count.is_empty() {
+            return Err(cat(&[
+                &at,
+                " has ",
+                count,
+                "; each header is a [name, value] pair",
+            ]));
+        }
+        let name = list.name(r.raw(), &at)?;
+        list.add(name, r.raw())?;
     }
     Ok(list.out)
 }
@@ -41,69 +77,14 @@ struct HeaderList {
 }
 
 impl HeaderList {
-    fn pairs(&mut self, pairs: &Array) -> Result<(), String> {
-        if pairs.length() > MAX_HEADERS {
-            return Err(header::too_many());
-        }
-        for (i, pair) in pairs.iter().enumerate() {
-            let at = cat(&["options.headers[", &num(i as u64), "]"]);
-            let items = if pair.is_object() {
-                js::take(&pair, 2).map_err(|e| threw(&at, "", &e))?
-            } else {
-                None
-            };
-            let items = match items {
-                Some(items) if items.length() == 2 => items,
-                Some(items) => {
-                    let count = match items.length() {
-                        0 => "no items",
-                        1 => "1 item",
-                        _ => "more than 2 items",
-                    };
-                    return Err(cat(&[
-                        &at,
-                        " has ",
-                        count,
-                        "; each header is a [name, value] pair",
-                    ]));
-                }
-                None => {
-                    return Err(cat(&[
-                        &at,
-                        " must be a [name, value] pair; got ",
-                        &js::describe(&pair),
-                    ]))
-                }
-            };
-            let name = self.name(&items.get(0), &at)?;
-            let value = items.get(1);
-            self.add(name, &value)?;
-        }
-        Ok(())
-    }
-
-    fn record(&mut self, record: &JsValue) -> Result<(), String> {
-        let keys = js::object_keys(record).map_err(|e| threw("options.headers", "its keys", &e))?;
-        if keys.length() > MAX_HEADERS {
-            return Err(header::too_many());
-        }
-        for key in keys.iter() {
-            let name = self.name(&key, "options.headers")?;
-            let value = Reflect::get(record, &key)
-                .map_err(|e| threw(&cat(&["options.headers['", &name, "']"]), "", &e))?;
-            self.add(name, &value)?;
-        }
-        Ok(())
-    }
-
-    fn name(&mut self, name: &JsValue, at: &str) -> Result<String, String> {
-        let name = match text(name, self.left.min(MAX_HEADER_NAME)) {
+    fn name(&mut self, entry: &str, at: &str) -> Result<String, String> {
+        let name = match string(entry, self.left.min(MAX_HEADER_NAME)) {
             Ok(name) => name,
             Err(Refused::NotString) => {
                 return Err(cat(&[
                     at,
                     " has a header name that is not a string: ",
-                    &js::describe(name),
+                    describe(entry),
                 ]))
             }
             Err(Refused::TooLong(units)) => {
@@ -139,13 +120,13 @@ impl HeaderList {
         Ok(name)
     }
 
-    fn add(&mut self, name: String, value: &JsValue) -> Result<(), String> {
+    fn add(&mut self, name: String, entry: &str) -> Result<(), String> {
         let at = cat(&["options.headers['", &name, "']"]);
         let text =
-            match text(value, self.left) {
+            match string(entry, self.left) {
                 Ok(text) => text,
                 Err(Refused::NotString) => {
-                    return Err(cat(&[&at, " must be a string; got ", &js::describe(value)]))
+                    return Err(cat(&[&at, " must be a string; got ", describe(entry)]))
                 }
                 Err(Refused::TooLong(units)) => {
                     return Err(cat(&[

@@ -8,7 +8,9 @@ use super::endpoint;
 use super::headers::headers;
 use super::js;
 use super::read::{text, threw, Refused};
-use crate::rules::header::{self, DEFAULT_IDEMPOTENCY_HEADER, MAX_HEADER_NAME};
+use crate::rules::header::{
+    self, DEFAULT_IDEMPOTENCY_HEADER, MAX_HEADERS, MAX_HEADER_CHARS, MAX_HEADER_NAME,
+};
 use crate::rules::json::{self, Value};
 use crate::rules::key::{KeyRules, MAX_KEY_LEN, UUID_LEN};
 use crate::rules::record::MAX_ENDPOINT_LEN;
@@ -92,7 +94,13 @@ const KEYS: &str = "options.keys";
 /// values that cannot be text, and are checked here in that order, so the
 /// first bad option is the one reported.
 pub fn options(value: &JsValue) -> Result<Options, String> {
-    let text = js::read_options(value, MAX_OPTION_UNITS as u32, MAX_DIALECT_STATUSES as u32);
+    let text = js::read_options(
+        value,
+        MAX_OPTION_UNITS as u32,
+        MAX_DIALECT_STATUSES as u32,
+        MAX_HEADER_CHARS as u32,
+        MAX_HEADERS,
+    );
     // The text's first character says whether values that cannot be text are held.
     let held = text.starts_with('1');
     let Ok(Value::Array(items)) = json::parse(text.get(1..).unwrap_or_default(), usize::MAX) else {
@@ -101,7 +109,7 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
     // The values that cannot be text, when the text says there are some.
     let handles = held.then(js::take_handles);
     let at = |i: u32| handles.as_ref().map_or(JsValue::UNDEFINED, |h| h.get(i));
-    let thrown = at(3);
+    let thrown = at(2);
     let mut r = Entries {
         items: items.iter(),
         thrown: &thrown,
@@ -190,8 +198,7 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         "h" => Some(at(1).unchecked_into()),
         _ => return Err("options.onEvent must be a function".into()),
     };
-    r.next(TOP, "headers")?;
-    let headers = headers(&at(2))?;
+    let headers = headers(&mut r)?;
     Ok(Options {
         endpoint,
         headers,
@@ -208,19 +215,25 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
 
 /// The options' strings, one per option in reading order (see `readOptions`):
 /// '' when not given, else a letter saying what the value is and what follows it.
-struct Entries<'a> {
+pub struct Entries<'a> {
     items: core::slice::Iter<'a, Value>,
-    /// What a getter or proxy trap threw, where the entry is `T`.
-    thrown: &'a JsValue,
+    /// What a getter or proxy trap threw, where the entry is `T` (or, for
+    /// the headers, `P` or `K`).
+    pub thrown: &'a JsValue,
 }
 
 impl<'a> Entries<'a> {
-    /// The next option's entry, `path`'s `name`; `Err` if reading it threw.
-    fn next(&mut self, path: &str, name: &str) -> Result<&'a str, String> {
-        let entry = match self.items.next() {
+    /// The next entry ("" past the last).
+    pub fn raw(&mut self) -> &'a str {
+        match self.items.next() {
             Some(Value::String(s)) => s.as_str(),
             _ => "",
-        };
+        }
+    }
+
+    /// The next option's entry, `path`'s `name`; `Err` if reading it threw.
+    pub fn next(&mut self, path: &str, name: &str) -> Result<&'a str, String> {
+        let entry = self.raw();
         if entry == "T" {
             return Err(threw(path, name, self.thrown));
         }
@@ -314,7 +327,7 @@ fn refuse(path: &str, name: &str, be: &str, got: &str) -> String {
 
 /// What kind of JS value an entry was, for error messages (as
 /// [`js::describe`] words it).
-fn describe(entry: &str) -> &str {
+pub fn describe(entry: &str) -> &str {
     let rest = entry.get(1..).unwrap_or_default();
     match entry.as_bytes().first() {
         None => "undefined",
@@ -331,8 +344,10 @@ fn number(entry: &str) -> Option<u64> {
     parse_u64(entry.strip_prefix('n')?)
 }
 
-/// A string option of at most `max` UTF-16 units, as [`super::read::text`] reads one.
-fn string(entry: &str, max: usize) -> Result<String, Refused> {
+/// A string of at most `max` UTF-16 units, as [`super::read::text`] reads one
+/// (`U` and a length says a string that long holds a lone surrogate; `U`
+/// alone, that it holds one and is not too long for an option).
+pub fn string(entry: &str, max: usize) -> Result<String, Refused> {
     let rest = entry.get(1..).unwrap_or_default();
     match entry.as_bytes().first() {
         Some(b's') => {
@@ -346,7 +361,10 @@ fn string(entry: &str, max: usize) -> Result<String, Refused> {
         Some(b'L') => Err(Refused::TooLong(
             parse_u64(rest).unwrap_or(u64::MAX).min(u32::MAX.into()) as u32,
         )),
-        Some(b'U') => Err(Refused::LoneSurrogate),
+        Some(b'U') => match parse_u64(rest) {
+            Some(n) if n > max as u64 => Err(Refused::TooLong(n.min(u32::MAX.into()) as u32)),
+            _ => Err(Refused::LoneSurrogate),
+        },
         _ => Err(Refused::NotString),
     }
 }

@@ -308,22 +308,23 @@ let handles = [];
  * are held, `0` if not. The first describes the options value itself (see data());
  * when it is an object, one string follows per option in OPTIONS' order (a group's
  * members are '' unless it holds an object): the option as data() writes it, or `h`
- * for a value held (an AbortSignal, a function for onEvent, any headers), or for a
- * list of statuses `a` and each item as data() writes it followed by a comma (`xan
- * array` for an array longer than `items`), or `T` where a getter threw (reading
- * stops there). `takeHandles()` gives `[signal, onEvent, headers, thrown]`.
+ * for a value held (an AbortSignal, a function for onEvent), or for a list of
+ * statuses `a` and each item as data() writes it followed by a comma (`xan array` for
+ * an array longer than `items`), or `T` where a getter threw (reading stops there).
+ * Headers that are an object are read as fetch reads them (see readHeaders()).
+ * `takeHandles()` gives `[signal, onEvent, thrown]`.
  */
-export function readOptions(o, max, items) {
+export function readOptions(o, max, items, headerMax, headerCount) {
   // Published only at the end: a getter may call processPayment again, which reads
   // (and takes) its own.
-  const held = [undefined, undefined, undefined, undefined];
+  const held = [undefined, undefined, undefined];
   const out = bare([data(o, max)]);
-  // `o[name]` when own; a getter that throws ends the reading.
-  const get = (from, name) => {
+  // `f(a, b)`; where it throws, reading ends.
+  const guard = (f, a, b) => {
     try {
-      return own(from, name);
+      return f(a, b);
     } catch (e) {
-      held[3] = e;
+      held[2] = e;
       throw held;
     }
   };
@@ -332,27 +333,30 @@ export function readOptions(o, max, items) {
       for (let i = 0; i < OPTIONS.length; i++) {
         const name = OPTIONS[i];
         if (typeof name !== 'string') {
-          const v = get(o, name[0]);
+          const v = guard(own, o, name[0]);
           const group = (out[out.length] = data(v, max));
           for (let n = 1; n < name.length; n++) {
-            out[out.length] = group !== 'xan object' ? '' : n < 4 && name[0] === 'dialect' ? statuses(get(v, name[n]), items, get) : data(get(v, name[n]), max);
+            out[out.length] = group !== 'xan object' ? '' : n < 4 && name[0] === 'dialect' ? statuses(guard(own, v, name[n]), items, guard) : data(guard(own, v, name[n]), max);
           }
           continue;
         }
-        let v = get(o, name);
+        let v = guard(own, o, name);
         if (name === 'endpoint' && is('url', v)) {
           try {
             v = v.href;
           } catch (e) {
             // A URL whose href getter throws is read as no endpoint, and reading stops.
-            held[3] = e;
+            held[2] = e;
             break;
           }
+        }
+        if (name === 'headers' && typeof v === 'object' && v !== null) {
+          readHeaders(v, out, headerMax, headerCount, guard);
+          break;
         }
         out[out.length] =
           name === 'signal' && is('signal', v) ? ((held[0] = v), 'h')
           : name === 'onEvent' && typeof v === 'function' ? ((held[1] = v), 'h')
-          : name === 'headers' && v !== undefined ? ((held[2] = v), 'h')
           : data(v, max);
       }
     } catch (e) {
@@ -361,7 +365,47 @@ export function readOptions(o, max, items) {
     }
   }
   handles = held;
-  return (held[0] || held[1] || held[2] !== undefined || held[3] !== undefined ? '1' : '0') + stringify(out);
+  return (held[0] || held[1] || held[2] !== undefined ? '1' : '0') + stringify(out);
+}
+
+/**
+ * Headers that are an object, read into `out` as fetch reads them (HeadersInit), at
+ * most `count + 1` of them: `p` and the count of a sequence of pairs (any iterable),
+ * then per pair `l` and its count of items (at most 3) and, for two, the name and the
+ * value; or, when not iterable, `r` and the count of the object's own enumerable keys,
+ * then, for at most `count`, each name and its value. Strings are written as data()
+ * writes them, with `U` followed by the length. Where reading throws, `T` follows
+ * (see readOptions()), and the count is still `P` if the iteration threw, `K` if
+ * reading the keys did.
+ */
+function readHeaders(v, out, max, count, guard) {
+  const text = (s) => {
+    const d = data(s, max);
+    return d === 'U' ? d + s.length : d;
+  };
+  const at = out.length;
+  out[at] = 'P';
+  const pairs = guard(take, v, count);
+  if (pairs) {
+    out[at] = 'p' + pairs.length;
+    for (let i = 0; i < pairs.length && pairs.length <= count; i++) {
+      const pair = pairs[i];
+      const list = typeof pair === 'object' && pair !== null ? guard(take, pair, 2) : null;
+      out[out.length] = list ? 'l' + list.length : data(pair, max);
+      if (list && list.length === 2) {
+        out[out.length] = text(list[0]);
+        out[out.length] = text(list[1]);
+      }
+    }
+    return;
+  }
+  out[at] = 'K';
+  const keys = guard(Object.keys, v);
+  out[at] = 'r' + keys.length;
+  for (let i = 0; i < keys.length && keys.length <= count; i++) {
+    out[out.length] = text(keys[i]);
+    out[out.length] = text(guard(Reflect.get, v, keys[i]));
+  }
 }
 
 /** The values of the last readOptions() call that cannot be text. */
@@ -372,7 +416,7 @@ export function takeHandles() {
 }
 
 /** A dialect's list of statuses: `a` and at most `items` of them (see readOptions()). */
-function statuses(v, items, get) {
+function statuses(v, items, guard) {
   if (!isArrayNoThrow(v)) return data(v, 0);
   let length;
   try {
@@ -382,7 +426,7 @@ function statuses(v, items, get) {
   }
   if (typeof length !== 'number' || !(length <= items)) return 'xan array';
   let list = 'a';
-  for (let i = 0; i < length; i++) list += data(get(v, i), 0) + ',';
+  for (let i = 0; i < length; i++) list += data(guard(own, v, i), 0) + ',';
   return list;
 }
 
