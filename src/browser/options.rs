@@ -113,8 +113,9 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
     let mut r = Entries {
         items: items.iter(),
         thrown: &thrown,
+        refused: None,
     };
-    match r.next(TOP, "")? {
+    match r.next(TOP, "") {
         "xan object" => {}
         "" | "z" => {
             return Err("options are missing; pass at least { endpoint: '/api/charges' }".into())
@@ -122,39 +123,42 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         // Whatever else it is, a value that is no object is worded as a string.
         _ => return Err("options must be an object; got a string".into()),
     }
-    let e = r.next(TOP, "endpoint")?;
-    let endpoint = endpoint::checked(string(e, MAX_ENDPOINT_LEN), &|| describe(e).into())?;
+    // Each option is checked in turn; the first refusal is kept (see `Entries`).
+    let e = r.next(TOP, "endpoint");
+    let endpoint = endpoint::checked(string(e, MAX_ENDPOINT_LEN), &|| describe(e).into());
+    let endpoint = r.ok(endpoint);
     let d = Policy::default();
     let l = LIMITS;
     let mut policy = Policy {
-        max_retries: r.whole("maxRetries", u64::from(d.max_retries), l.max_retries)? as u32,
-        base_delay_ms: r.whole("retryDelayMs", d.base_delay_ms, l.base_delay_ms)?,
-        max_delay_ms: r.whole("maxRetryDelayMs", d.max_delay_ms, l.max_delay_ms)?,
+        max_retries: r.whole("maxRetries", u64::from(d.max_retries), l.max_retries) as u32,
+        base_delay_ms: r.whole("retryDelayMs", d.base_delay_ms, l.base_delay_ms),
+        max_delay_ms: r.whole("maxRetryDelayMs", d.max_delay_ms, l.max_delay_ms),
         max_retry_after_ms: r.whole(
             "maxRetryAfterMs",
             d.max_retry_after_ms,
             l.max_retry_after_ms,
-        )?,
-        timeout_ms: r.whole("timeoutMs", d.timeout_ms, l.timeout_ms)?,
-        key_ttl_ms: r.whole("keyTtlMs", d.key_ttl_ms, l.key_ttl_ms)?,
-        accept_html: r.flag(TOP, "acceptHtml")?,
+        ),
+        timeout_ms: r.whole("timeoutMs", d.timeout_ms, l.timeout_ms),
+        key_ttl_ms: r.whole("keyTtlMs", d.key_ttl_ms, l.key_ttl_ms),
+        accept_html: r.flag(TOP, "acceptHtml"),
         dialect: d.dialect,
     };
-    policy.check()?;
+    let checked = policy.check();
+    r.ok(checked);
     // `options.dialect`: what the server's statuses mean where servers differ
     // (see [`Dialect`]), and an extra replay header.
-    r.group("dialect")?;
+    r.group("dialect");
     policy.dialect = Dialect {
-        mismatch: r.statuses("mismatch", d.dialect.mismatch)?,
-        in_progress: r.statuses("inProgress", d.dialect.in_progress)?,
-        finished: r.statuses("finished", d.dialect.finished)?,
+        mismatch: r.statuses("mismatch", d.dialect.mismatch),
+        in_progress: r.statuses("inProgress", d.dialect.in_progress),
+        finished: r.statuses("finished", d.dialect.finished),
     };
-    let e = r.next(DIALECT, "replayHeader")?;
+    let e = r.next(DIALECT, "replayHeader");
     let replay_header = match string(e, MAX_HEADER_NAME) {
-        _ if e.is_empty() => None,
         Ok(name) if header::is_name(&name) => Some(name),
+        _ if e.is_empty() => None,
         _ => {
-            return Err(refuse(
+            r.refuse(
                 DIALECT,
                 "replayHeader",
                 &cat(&[
@@ -162,12 +166,13 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
                     &num(MAX_HEADER_NAME as u64),
                     " characters)",
                 ]),
-                describe(e),
-            ))
+                e,
+            );
+            None
         }
     };
     // `options.keys`: what the server accepts as a key (see [`KeyRules`]).
-    r.group("keys")?;
+    r.group("keys");
     let keys = KeyRules {
         max_len: r.whole_in(
             KEYS,
@@ -177,28 +182,42 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
                 min: UUID_LEN as u64,
                 max: MAX_KEY_LEN as u64,
             },
-        )? as usize,
-        uuid_only: r.flag(KEYS, "uuid")?,
+        ) as usize,
+        uuid_only: r.flag(KEYS, "uuid"),
     };
-    let header_name = idempotency_header(r.next(TOP, "idempotencyHeader")?)?;
-    let quoted_key = r.flag(TOP, "quotedKey")?;
-    let credentials = match r.next(TOP, "credentials")? {
+    let header_name = idempotency_header(r.next(TOP, "idempotencyHeader"));
+    let header_name = r.ok(header_name);
+    let quoted_key = r.flag(TOP, "quotedKey");
+    let credentials = match r.next(TOP, "credentials") {
         "" | "ssame-origin" => "same-origin",
         "somit" => "omit",
         "sinclude" => "include",
-        _ => return Err("options.credentials must be 'omit', 'same-origin' or 'include'".into()),
+        _ => {
+            r.fail("options.credentials must be 'omit', 'same-origin' or 'include'".into());
+            ""
+        }
     };
-    let signal = match r.next(TOP, "signal")? {
+    let signal = match r.next(TOP, "signal") {
         "" | "z" => None,
         "h" => Some(at(0).unchecked_into()),
-        e => return Err(refuse(TOP, "signal", "an AbortSignal", describe(e))),
+        e => {
+            r.refuse(TOP, "signal", "an AbortSignal", e);
+            None
+        }
     };
-    let on_event = match r.next(TOP, "onEvent")? {
+    let on_event = match r.next(TOP, "onEvent") {
         "" | "z" => None,
         "h" => Some(at(1).unchecked_into()),
-        _ => return Err("options.onEvent must be a function".into()),
+        _ => {
+            r.fail("options.onEvent must be a function".into());
+            None
+        }
     };
-    let headers = headers(&mut r)?;
+    let headers = headers(&mut r);
+    let headers = r.ok(headers);
+    if let Some(why) = r.refused {
+        return Err(why);
+    }
     Ok(Options {
         endpoint,
         headers,
@@ -215,86 +234,107 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
 
 /// The options' strings, one per option in reading order (see `readOptions`):
 /// '' when not given, else a letter saying what the value is and what follows it.
+/// Each is checked in turn without stopping: the first refusal is kept, and
+/// every entry after it reads as not given, so nothing more is refused.
 pub struct Entries<'a> {
     items: core::slice::Iter<'a, Value>,
     /// What a getter or proxy trap threw, where the entry is `T` (or, for
     /// the headers, `P` or `K`).
     pub thrown: &'a JsValue,
+    /// The first refusal.
+    refused: Option<String>,
 }
 
 impl<'a> Entries<'a> {
-    /// The next entry ("" past the last).
+    /// The next entry ("" past the last, or once something was refused).
     pub fn raw(&mut self) -> &'a str {
         match self.items.next() {
-            Some(Value::String(s)) => s.as_str(),
+            Some(Value::String(s)) if self.refused.is_none() => s.as_str(),
             _ => "",
         }
     }
 
-    /// The next option's entry, `path`'s `name`; `Err` if reading it threw.
-    pub fn next(&mut self, path: &str, name: &str) -> Result<&'a str, String> {
+    /// The next option's entry, `path`'s `name`; where reading it threw, that
+    /// is the refusal.
+    pub fn next(&mut self, path: &str, name: &str) -> &'a str {
         let entry = self.raw();
         if entry == "T" {
-            return Err(threw(path, name, self.thrown));
+            self.fail(threw(path, name, self.thrown));
+            return "";
         }
-        Ok(entry)
+        entry
+    }
+
+    /// Keeps `why` unless something was refused before.
+    pub fn fail(&mut self, why: String) {
+        if self.refused.is_none() {
+            self.refused = Some(why);
+        }
+    }
+
+    /// `result`'s value; its refusal kept (and the type's default given) if not.
+    pub fn ok<T: Default>(&mut self, result: Result<T, String>) -> T {
+        result.unwrap_or_else(|why| {
+            self.fail(why);
+            T::default()
+        })
+    }
+
+    /// Refuses `path`.`name`, whose entry is `e`: it "must be `be`".
+    fn refuse(&mut self, path: &str, name: &str, be: &str, e: &str) {
+        self.fail(refuse(path, name, be, describe(e)));
     }
 
     /// A group of options (`options.dialect`, `options.keys`): an object, if
     /// given; its members follow it ('' when it is not given).
-    fn group(&mut self, name: &str) -> Result<(), String> {
-        match self.next(TOP, name)? {
-            "" | "xan object" => Ok(()),
-            e => Err(refuse(TOP, name, "an object", describe(e))),
+    fn group(&mut self, name: &str) {
+        match self.next(TOP, name) {
+            "" | "xan object" => {}
+            e => self.refuse(TOP, name, "an object", e),
         }
     }
 
     /// A true-or-false option, false when absent.
-    fn flag(&mut self, path: &str, name: &str) -> Result<bool, String> {
-        match self.next(path, name)? {
-            "" | "f" => Ok(false),
-            "t" => Ok(true),
-            e => Err(refuse(path, name, "true or false", describe(e))),
+    fn flag(&mut self, path: &str, name: &str) -> bool {
+        match self.next(path, name) {
+            "" | "f" => false,
+            "t" => true,
+            e => {
+                self.refuse(path, name, "true or false", e);
+                false
+            }
         }
     }
 
     /// A whole number of milliseconds (or a count) of the options object.
-    fn whole(&mut self, name: &str, default: u64, range: Range) -> Result<u64, String> {
+    fn whole(&mut self, name: &str, default: u64, range: Range) -> u64 {
         self.whole_in(TOP, name, default, range)
     }
 
     /// A whole number within `range`, `default` when absent.
-    fn whole_in(
-        &mut self,
-        path: &str,
-        name: &str,
-        default: u64,
-        range: Range,
-    ) -> Result<u64, String> {
-        match self.next(path, name)? {
-            "" => Ok(default),
-            e => match number(e) {
-                Some(n) if n >= range.min && n <= range.max => Ok(n),
-                _ => Err(refuse(
-                    path,
-                    name,
-                    &cat(&[
-                        "a whole number from ",
-                        &num(range.min),
-                        " to ",
-                        &num(range.max),
-                    ]),
-                    describe(e),
-                )),
-            },
+    fn whole_in(&mut self, path: &str, name: &str, default: u64, range: Range) -> u64 {
+        let e = self.next(path, name);
+        match number(e) {
+            Some(n) if n >= range.min && n <= range.max => n,
+            _ if e.is_empty() => default,
+            _ => {
+                let be = cat(&[
+                    "a whole number from ",
+                    &num(range.min),
+                    " to ",
+                    &num(range.max),
+                ]);
+                self.refuse(path, name, &be, e);
+                default
+            }
         }
     }
 
     /// A list of HTTP statuses for a dialect.
-    fn statuses(&mut self, name: &str, default: Statuses) -> Result<Statuses, String> {
-        let e = self.next(DIALECT, name)?;
+    fn statuses(&mut self, name: &str, default: Statuses) -> Statuses {
+        let e = self.next(DIALECT, name);
         if e.is_empty() {
-            return Ok(default);
+            return default;
         }
         let mut list = Vec::new();
         // What is not a list reads as one item that is no status.
@@ -302,20 +342,17 @@ impl<'a> Entries<'a> {
             match number(item) {
                 Some(s @ 100..=599) if list.len() < MAX_DIALECT_STATUSES => list.push(s as u16),
                 _ => {
-                    return Err(refuse(
-                        DIALECT,
-                        name,
-                        &cat(&[
-                            "an array of at most ",
-                            &num(MAX_DIALECT_STATUSES as u64),
-                            " HTTP statuses (whole numbers from 100 to 599)",
-                        ]),
-                        describe(e),
-                    ))
+                    let be = cat(&[
+                        "an array of at most ",
+                        &num(MAX_DIALECT_STATUSES as u64),
+                        " HTTP statuses (whole numbers from 100 to 599)",
+                    ]);
+                    self.refuse(DIALECT, name, &be, e);
+                    return default;
                 }
             }
         }
-        Ok(Statuses::of(&list))
+        Statuses::of(&list)
     }
 }
 
