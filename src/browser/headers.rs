@@ -11,37 +11,45 @@ use alloc::vec::Vec;
 
 /// `options.headers`, in any form `fetch` takes (`HeadersInit`): a `Headers`,
 /// a sequence of `[name, value]` pairs (any iterable, a `Map` included, as
-/// WebIDL reads it) or a record of names to values.
-/// Where an entry threw, `r` keeps that refusal and the entry reads as not
-/// given: the refusal that follows is not the one reported.
-pub fn headers(r: &mut Entries<'_>) -> Result<Vec<(String, String)>, String> {
+/// WebIDL reads it) or a record of names to values. A refusal is kept by `r`
+/// (see [`Entries`]), and every entry after it reads as not given.
+pub fn headers(r: &mut Entries<'_>) -> Vec<(String, String)> {
     let e = r.next("options", "headers");
     let mut list = HeaderList {
         out: Vec::new(),
         left: MAX_HEADER_CHARS,
     };
+    let thrown = r.thrown;
+    let count = parse_u64(e.get(1..).unwrap_or_default()).unwrap_or(0);
     let pairs = match e.as_bytes().first() {
-        None | Some(b'z') => return Ok(list.out),
+        None | Some(b'z') => return list.out,
         Some(b'p') => true,
         Some(b'r') => false,
-        Some(b'P') => return Err(threw("options.headers", "", r.thrown)),
-        Some(b'K') => return Err(threw("options.headers", "its keys", r.thrown)),
+        Some(b'P') => {
+            r.fail(threw("options.headers", "", thrown));
+            return list.out;
+        }
+        Some(b'K') => {
+            r.fail(threw("options.headers", "its keys", thrown));
+            return list.out;
+        }
         _ => {
-            return Err(cat(&[
+            r.fail(cat(&[
                 "options.headers must be a Headers object, an array of [name, value] pairs or an object of header names to string values; got ",
                 describe(e),
-            ]))
+            ]));
+            return list.out;
         }
     };
-    let count = parse_u64(e.get(1..).unwrap_or_default()).unwrap_or(0);
     if count > u64::from(header::MAX_HEADERS) {
-        return Err(header::too_many());
+        r.fail(header::too_many());
+        return list.out;
     }
     for i in 0..count {
         if !pairs {
-            let name = list.name(r.raw(), "options.headers")?;
+            let name = list.name(r, "options.headers");
             let value = r.next(&cat(&["options.headers['", &name, "']"]), "");
-            list.add(name, value)?;
+            list.add(r, name, value);
             continue;
         }
         let at = cat(&["options.headers[", &num(i), "]"]);
@@ -51,25 +59,27 @@ pub fn headers(r: &mut Entries<'_>) -> Result<Vec<(String, String)>, String> {
             "l1" => "1 item",
             pair if pair.starts_with('l') => "more than 2 items",
             pair => {
-                return Err(cat(&[
+                r.fail(cat(&[
                     &at,
                     " must be a [name, value] pair; got ",
                     describe(pair),
-                ]))
+                ]));
+                ""
             }
         };
         if !count.is_empty() {
-            return Err(cat(&[
+            r.fail(cat(&[
                 &at,
                 " has ",
                 count,
                 "; each header is a [name, value] pair",
             ]));
         }
-        let name = list.name(r.raw(), &at)?;
-        list.add(name, r.raw())?;
+        let name = list.name(r, &at);
+        let value = r.raw();
+        list.add(r, name, value);
     }
-    Ok(list.out)
+    list.out
 }
 
 struct HeaderList {
@@ -79,7 +89,19 @@ struct HeaderList {
 }
 
 impl HeaderList {
-    fn name(&mut self, entry: &str, at: &str) -> Result<String, String> {
+    /// The next header's name (its place in messages is `at`); "" if refused.
+    fn name(&mut self, r: &mut Entries<'_>, at: &str) -> String {
+        let name = self.checked_name(r.raw(), at);
+        r.ok(name)
+    }
+
+    /// Adds the header `name` whose value's entry is `entry`, if it may be sent.
+    fn add(&mut self, r: &mut Entries<'_>, name: String, entry: &str) {
+        let added = self.checked_add(name, entry);
+        r.ok(added);
+    }
+
+    fn checked_name(&mut self, entry: &str, at: &str) -> Result<String, String> {
         let name = match string(entry, self.left.min(MAX_HEADER_NAME)) {
             Ok(name) => name,
             Err(Refused::NotString) => {
@@ -122,7 +144,7 @@ impl HeaderList {
         Ok(name)
     }
 
-    fn add(&mut self, name: String, entry: &str) -> Result<(), String> {
+    fn checked_add(&mut self, name: String, entry: &str) -> Result<(), String> {
         let at = cat(&["options.headers['", &name, "']"]);
         let text =
             match string(entry, self.left) {

@@ -214,7 +214,6 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         }
     };
     let headers = headers(&mut r);
-    let headers = r.ok(headers);
     if let Some(why) = r.refused {
         return Err(why);
     }
