@@ -374,13 +374,21 @@ export function readOptions(o, max, items, headerMax, headerCount) {
  * then per pair `l` and its count of items (at most 3) and, for two, the name and the
  * value; or, when not iterable, `r` and the count of the object's own enumerable keys,
  * then, for at most `count`, each name and its value. Strings are written as data()
- * writes them, with `U` followed by the length. Where reading throws, `T` follows
+ * writes them (at most what is left of `max`, see below), with `U` followed by the
+ * length. Where reading throws, `T` follows
  * (see readOptions()), and the count is still `P` if the iteration threw, `K` if
  * reading the keys did.
  */
 function readHeaders(v, out, max, count, guard) {
+  // Strings are copied only while they fit what is left of the budget Rust counts
+  // (src/browser/headers.rs: a name's bytes, a value's characters). Each copied
+  // string takes half its length off here, never more than Rust counts, so a string
+  // Rust could accept is always copied, and all of them together stay near twice
+  // the budget, whatever the page passes.
+  let left = max;
   const text = (s) => {
-    const d = data(s, max);
+    const d = data(s, left);
+    if (d[0] === 's') left -= (s.length / 2) | 0;
     return d === 'U' ? d + s.length : d;
   };
   const at = out.length;
