@@ -18,15 +18,12 @@ pub fn endpoint(value: &JsValue) -> Result<String, String> {
     } else {
         value.clone()
     };
-    checked(text(&written, MAX_ENDPOINT), || js::describe(&written))
+    checked(text(&written, MAX_ENDPOINT), &|| js::describe(&written))
 }
 
 /// An endpoint read as text (`read`; `got` describes what it was when not a
 /// string), checked and made absolute.
-pub fn checked(
-    read: Result<String, Refused>,
-    got: impl FnOnce() -> String,
-) -> Result<String, String> {
+pub fn checked(read: Result<String, Refused>, got: &dyn Fn() -> String) -> Result<String, String> {
     let endpoint = match read {
         Ok(e) if !e.trim().is_empty() && !e.chars().any(char::is_control) => e,
         Ok(_) => {

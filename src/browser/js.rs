@@ -65,10 +65,6 @@ extern "C" {
     /// Whether a JS string has no lone surrogates.
     #[wasm_bindgen(js_name = wellFormed)]
     pub fn well_formed(s: &JsValue) -> bool;
-    /// The first `max + 1` items of an iterable (so that more than `max` shows),
-    /// or `None` when `v` has no `Symbol.iterator`; throws what the iterable throws.
-    #[wasm_bindgen(catch)]
-    pub fn take(v: &JsValue, max: u32) -> Result<Option<Array>, JsValue>;
     /// `o[name]` if `o` has its own property `name`, `undefined` otherwise;
     /// throws what a getter or proxy trap throws.
     #[wasm_bindgen(catch, js_name = own)]
@@ -98,12 +94,20 @@ extern "C" {
 extern "C" {
     /// The options object's own properties as one JSON text (see
     /// `values.js`), strings longer than `max_units` as their length, lists
-    /// of statuses longer than `max_items` described; never throws.
+    /// of statuses longer than `max_items` described; the headers' names and
+    /// values longer than `header_units` as their length, and no more than
+    /// `headers` + 1 headers.
     #[wasm_bindgen(js_name = readOptions)]
-    pub fn read_options(o: &JsValue, max_units: u32, max_items: u32) -> String;
-    /// The last `read_options`' `[signal, onEvent, headers, thrown]`.
+    pub fn read_options(
+        o: &JsValue,
+        max_units: u32,
+        max_items: u32,
+        header_units: u32,
+        headers: u32,
+    ) -> String;
+    /// The last `read_options`' `[signal, onEvent, thrown]`.
     #[wasm_bindgen(js_name = takeHandles)]
-    pub fn take_handles() -> Vec<JsValue>;
+    pub fn take_handles() -> Array;
 }
 
 #[wasm_bindgen(module = "/src/js/values.js")]
@@ -173,10 +177,6 @@ extern "C" {
     /// The page's current global `fetch`, looked up at call time.
     #[wasm_bindgen(catch, js_name = fetch)]
     pub fn fetch(url: &str, init: &JsValue) -> Result<Promise, JsValue>;
-
-    /// `Object.keys(o)`: own enumerable string keys, as `JSON.stringify` sees them.
-    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
-    pub fn object_keys(o: &JsValue) -> Result<Array, JsValue>;
 
     /// `Array.isArray(v)` (throws on a revoked proxy).
     #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]

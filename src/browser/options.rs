@@ -8,12 +8,14 @@ use super::endpoint;
 use super::headers::headers;
 use super::js;
 use super::read::{text, threw, Refused};
-use crate::rules::header::{self, DEFAULT_IDEMPOTENCY_HEADER, MAX_HEADER_NAME};
+use crate::rules::header::{
+    self, DEFAULT_IDEMPOTENCY_HEADER, MAX_HEADERS, MAX_HEADER_CHARS, MAX_HEADER_NAME,
+};
 use crate::rules::json::{self, Value};
 use crate::rules::key::{KeyRules, MAX_KEY_LEN, UUID_LEN};
 use crate::rules::record::MAX_ENDPOINT_LEN;
 use crate::rules::retry::{Dialect, Policy, Range, Statuses, LIMITS, MAX_DIALECT_STATUSES};
-use crate::rules::text::{cat, num};
+use crate::rules::text::{cat, num, parse_u64};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -82,61 +84,139 @@ pub struct Options {
 /// cross as their length only.
 const MAX_OPTION_UNITS: usize = MAX_ENDPOINT_LEN;
 
+/// Where the options' messages and their groups' say they are.
+const TOP: &str = "options";
+const DIALECT: &str = "options.dialect";
+const KEYS: &str = "options.keys";
+
 /// Reads the options object: its own properties cross in one call, as one
-/// JSON text (see `src/js/values.js`) beside the values that cannot be text.
+/// JSON array of strings (see `readOptions` in `src/js/values.js`) beside the
+/// values that cannot be text, and are checked here in that order, so the
+/// first bad option is the one reported.
 pub fn options(value: &JsValue) -> Result<Options, String> {
-    let text = js::read_options(value, MAX_OPTION_UNITS as u32, MAX_DIALECT_STATUSES as u32);
+    let text = js::read_options(
+        value,
+        MAX_OPTION_UNITS as u32,
+        MAX_DIALECT_STATUSES as u32,
+        MAX_HEADER_CHARS as u32,
+        MAX_HEADERS,
+    );
     // The text's first character says whether values that cannot be text are held.
     let held = text.starts_with('1');
-    let text = text.get(1..).unwrap_or_default();
-    let members = match json::parse(text, usize::MAX) {
-        Ok(Value::Object(members)) => members,
-        _ => return Err("options could not be read".into()),
+    let Ok(Value::Array(items)) = json::parse(text.get(1..).unwrap_or_default(), usize::MAX) else {
+        return Err("options could not be read".into());
     };
-    if let Some(what) = marker(&members, "!is") {
-        return Err(match what {
-            Value::String(w) if w == "undefined" || w == "null" => {
-                "options are missing; pass at least { endpoint: '/api/charges' }".into()
-            }
-            _ => cat(&["options must be an object; got ", &describe(Some(what))]),
-        });
-    }
     // The values that cannot be text, when the text says there are some.
-    let handles = if held { js::take_handles() } else { Vec::new() };
-    let at = |i: usize| handles.get(i).cloned().unwrap_or(JsValue::UNDEFINED);
-    let thrown = at(3);
-    let top = Record {
-        members: &members,
-        path: "options",
+    let handles = held.then(js::take_handles);
+    let at = |i: u32| handles.as_ref().map_or(JsValue::UNDEFINED, |h| h.get(i));
+    let thrown = at(2);
+    let mut r = Entries {
+        items: items.iter(),
         thrown: &thrown,
+        refused: None,
     };
-    // Checked in this order, so the first bad option is the one reported.
-    let v = top.field("endpoint")?;
-    let endpoint = endpoint::checked(string(v, MAX_ENDPOINT_LEN), || describe(v))?;
-    let mut policy = policy(&top)?;
-    let (dialect, replay_header) = dialect(&top)?;
-    policy.dialect = dialect;
-    let keys = keys(&top)?;
-    let header_name = idempotency_header(top.field("idempotencyHeader")?)?;
-    let quoted_key = flag(top.field("quotedKey")?, "quotedKey")?;
-    let credentials = credentials(top.field("credentials")?)?;
-    let signal = match top.field("signal")? {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) if marker(m, "!held").is_some() => Some(at(0).unchecked_into()),
-        v => {
-            return Err(cat(&[
-                "options.signal must be an AbortSignal; got ",
-                &describe(v),
-            ]))
+    match r.next(TOP, "") {
+        "xan object" => {}
+        "" | "z" => {
+            return Err("options are missing; pass at least { endpoint: '/api/charges' }".into())
+        }
+        // Whatever else it is, a value that is no object is worded as a string.
+        _ => return Err("options must be an object; got a string".into()),
+    }
+    // Each option is checked in turn; the first refusal is kept (see `Entries`).
+    let e = r.next(TOP, "endpoint");
+    let endpoint = endpoint::checked(string(e, MAX_ENDPOINT_LEN), &|| describe(e).into());
+    let endpoint = r.ok(endpoint);
+    let d = Policy::default();
+    let l = LIMITS;
+    let mut policy = Policy {
+        max_retries: r.whole("maxRetries", u64::from(d.max_retries), l.max_retries) as u32,
+        base_delay_ms: r.whole("retryDelayMs", d.base_delay_ms, l.base_delay_ms),
+        max_delay_ms: r.whole("maxRetryDelayMs", d.max_delay_ms, l.max_delay_ms),
+        max_retry_after_ms: r.whole(
+            "maxRetryAfterMs",
+            d.max_retry_after_ms,
+            l.max_retry_after_ms,
+        ),
+        timeout_ms: r.whole("timeoutMs", d.timeout_ms, l.timeout_ms),
+        key_ttl_ms: r.whole("keyTtlMs", d.key_ttl_ms, l.key_ttl_ms),
+        accept_html: r.flag(TOP, "acceptHtml"),
+        dialect: d.dialect,
+    };
+    let checked = policy.check();
+    r.ok(checked);
+    // `options.dialect`: what the server's statuses mean where servers differ
+    // (see [`Dialect`]), and an extra replay header.
+    r.group("dialect");
+    policy.dialect = Dialect {
+        mismatch: r.statuses("mismatch", d.dialect.mismatch),
+        in_progress: r.statuses("inProgress", d.dialect.in_progress),
+        finished: r.statuses("finished", d.dialect.finished),
+    };
+    let e = r.next(DIALECT, "replayHeader");
+    let replay_header = match string(e, MAX_HEADER_NAME) {
+        Ok(name) if header::is_name(&name) => Some(name),
+        _ if e.is_empty() => None,
+        _ => {
+            r.refuse(
+                DIALECT,
+                "replayHeader",
+                &cat(&[
+                    "a header name (letters, digits and !#$%&'*+-.^_`|~, at most ",
+                    &num(MAX_HEADER_NAME as u64),
+                    " characters)",
+                ]),
+                e,
+            );
+            None
         }
     };
-    let on_event = match top.field("onEvent")? {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) if marker(m, "!held").is_some() => Some(at(1).unchecked_into()),
-        _ => return Err("options.onEvent must be a function".into()),
+    // `options.keys`: what the server accepts as a key (see [`KeyRules`]).
+    r.group("keys");
+    let keys = KeyRules {
+        max_len: r.whole_in(
+            KEYS,
+            "maxLength",
+            KeyRules::default().max_len as u64,
+            Range {
+                min: UUID_LEN as u64,
+                max: MAX_KEY_LEN as u64,
+            },
+        ) as usize,
+        uuid_only: r.flag(KEYS, "uuid"),
     };
-    top.field("headers")?;
-    let headers = headers(&at(2))?;
+    let header_name = idempotency_header(r.next(TOP, "idempotencyHeader"));
+    let header_name = r.ok(header_name);
+    let quoted_key = r.flag(TOP, "quotedKey");
+    let credentials = match r.next(TOP, "credentials") {
+        "" | "ssame-origin" => "same-origin",
+        "somit" => "omit",
+        "sinclude" => "include",
+        _ => {
+            r.fail("options.credentials must be 'omit', 'same-origin' or 'include'".into());
+            ""
+        }
+    };
+    let signal = match r.next(TOP, "signal") {
+        "" | "z" => None,
+        "h" => Some(at(0).unchecked_into()),
+        e => {
+            r.refuse(TOP, "signal", "an AbortSignal", e);
+            None
+        }
+    };
+    let on_event = match r.next(TOP, "onEvent") {
+        "" | "z" => None,
+        "h" => Some(at(1).unchecked_into()),
+        _ => {
+            r.fail("options.onEvent must be a function".into());
+            None
+        }
+    };
+    let headers = headers(&mut r);
+    if let Some(why) = r.refused {
+        return Err(why);
+    }
     Ok(Options {
         endpoint,
         headers,
@@ -151,247 +231,187 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
     })
 }
 
-/// One object of the record: the options, `options.dialect` or `options.keys`.
-struct Record<'a> {
-    members: &'a [(String, Value)],
-    path: &'static str,
-    /// What a getter or proxy trap threw, where the record says `{"!threw": name}`.
-    thrown: &'a JsValue,
+/// The options' strings, one per option in reading order (see `readOptions`):
+/// '' when not given, else a letter saying what the value is and what follows it.
+/// Each is checked in turn without stopping: the first refusal is kept, and
+/// every entry after it reads as not given, so nothing more is refused.
+pub struct Entries<'a> {
+    items: core::slice::Iter<'a, Value>,
+    /// What a getter or proxy trap threw, where the entry is `T` (or, for
+    /// the headers, `P` or `K`).
+    pub thrown: &'a JsValue,
+    /// The first refusal.
+    refused: Option<String>,
 }
 
-impl<'a> Record<'a> {
-    /// The option `name` (`None` when not given); `Err` if reading it threw.
-    fn field(&self, name: &str) -> Result<Option<&'a Value>, String> {
-        let value = self.members.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-        if let Some(Value::Object(m)) = value {
-            if let Some(Value::String(what)) = marker(m, "!threw") {
-                return Err(threw(self.path, what, self.thrown));
-            }
-        }
-        Ok(value)
-    }
-
-    /// The nested options object `name`, if given.
-    fn nested(&self, name: &'static str, path: &'static str) -> Result<Option<Self>, String> {
-        match self.field(name)? {
-            None => Ok(None),
-            Some(Value::Object(members)) if !members.iter().any(|(k, _)| k.starts_with('!')) => {
-                Ok(Some(Record {
-                    members,
-                    path,
-                    thrown: self.thrown,
-                }))
-            }
-            v => Err(cat(&[
-                "options.",
-                name,
-                " must be an object; got ",
-                &describe(v),
-            ])),
+impl<'a> Entries<'a> {
+    /// The next entry ("" past the last, or once something was refused).
+    pub fn raw(&mut self) -> &'a str {
+        match self.items.next() {
+            Some(Value::String(s)) if self.refused.is_none() => s.as_str(),
+            _ => "",
         }
     }
-}
 
-/// What `kind` (`!is`, `!long`, `!lone`, `!threw`) a marker object says.
-fn marker<'a>(members: &'a [(String, Value)], kind: &str) -> Option<&'a Value> {
-    match members {
-        [(k, v)] if k == kind => Some(v),
-        _ => None,
+    /// The next option's entry, `path`'s `name`; where reading it threw, that
+    /// is the refusal.
+    pub fn next(&mut self, path: &str, name: &str) -> &'a str {
+        let entry = self.raw();
+        if entry == "T" {
+            self.fail(threw(path, name, self.thrown));
+            return "";
+        }
+        entry
+    }
+
+    /// Keeps `why` unless something was refused before.
+    pub fn fail(&mut self, why: String) {
+        if self.refused.is_none() {
+            self.refused = Some(why);
+        }
+    }
+
+    /// `result`'s value; its refusal kept (and the type's default given) if not.
+    pub fn ok<T: Default>(&mut self, result: Result<T, String>) -> T {
+        result.unwrap_or_else(|why| {
+            self.fail(why);
+            T::default()
+        })
+    }
+
+    /// Refuses `path`.`name`, whose entry is `e`: it "must be `be`".
+    fn refuse(&mut self, path: &str, name: &str, be: &str, e: &str) {
+        self.fail(refuse(path, name, be, describe(e)));
+    }
+
+    /// A group of options (`options.dialect`, `options.keys`): an object, if
+    /// given; its members follow it ('' when it is not given).
+    fn group(&mut self, name: &str) {
+        match self.next(TOP, name) {
+            "" | "xan object" => {}
+            e => self.refuse(TOP, name, "an object", e),
+        }
+    }
+
+    /// A true-or-false option, false when absent.
+    fn flag(&mut self, path: &str, name: &str) -> bool {
+        match self.next(path, name) {
+            "" | "f" => false,
+            "t" => true,
+            e => {
+                self.refuse(path, name, "true or false", e);
+                false
+            }
+        }
+    }
+
+    /// A whole number of milliseconds (or a count) of the options object.
+    fn whole(&mut self, name: &str, default: u64, range: Range) -> u64 {
+        self.whole_in(TOP, name, default, range)
+    }
+
+    /// A whole number within `range`, `default` when absent.
+    fn whole_in(&mut self, path: &str, name: &str, default: u64, range: Range) -> u64 {
+        let e = self.next(path, name);
+        match number(e) {
+            Some(n) if n >= range.min && n <= range.max => n,
+            _ if e.is_empty() => default,
+            _ => {
+                let be = cat(&[
+                    "a whole number from ",
+                    &num(range.min),
+                    " to ",
+                    &num(range.max),
+                ]);
+                self.refuse(path, name, &be, e);
+                default
+            }
+        }
+    }
+
+    /// A list of HTTP statuses for a dialect.
+    fn statuses(&mut self, name: &str, default: Statuses) -> Statuses {
+        let e = self.next(DIALECT, name);
+        if e.is_empty() {
+            return default;
+        }
+        let mut list = Vec::new();
+        // What is not a list reads as one item that is no status.
+        for item in e.strip_prefix('a').unwrap_or(",").split_terminator(',') {
+            match number(item) {
+                Some(s @ 100..=599) if list.len() < MAX_DIALECT_STATUSES => list.push(s as u16),
+                _ => {
+                    let be = cat(&[
+                        "an array of at most ",
+                        &num(MAX_DIALECT_STATUSES as u64),
+                        " HTTP statuses (whole numbers from 100 to 599)",
+                    ]);
+                    self.refuse(DIALECT, name, &be, e);
+                    return default;
+                }
+            }
+        }
+        Statuses::of(&list)
     }
 }
 
-/// What kind of JS value the record's value was, for error messages (as
+/// "`path`.`name` must be `be`; got `got`": how most options are refused.
+#[inline(never)]
+fn refuse(path: &str, name: &str, be: &str, got: &str) -> String {
+    cat(&[path, ".", name, " must be ", be, "; got ", got])
+}
+
+/// What kind of JS value an entry was, for error messages (as
 /// [`js::describe`] words it).
-fn describe(value: Option<&Value>) -> String {
-    match value {
-        None => "undefined".into(),
-        Some(Value::Null) => "null".into(),
-        Some(Value::Bool(_)) => "a boolean".into(),
-        Some(Value::Number(n)) => n.clone(),
-        Some(Value::String(_)) => "a string".into(),
-        Some(Value::Array(_)) => "an array".into(),
-        Some(Value::Object(m)) => match marker(m, "!is") {
-            Some(Value::String(what)) => what.clone(),
-            _ if marker(m, "!long").is_some() || marker(m, "!lone").is_some() => "a string".into(),
-            _ => "an object".into(),
-        },
+pub fn describe(entry: &str) -> &str {
+    let rest = entry.get(1..).unwrap_or_default();
+    match entry.as_bytes().first() {
+        None => "undefined",
+        Some(b'n' | b'x') => rest,
+        Some(b's' | b'L' | b'U') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'z') => "null",
+        _ => "an array",
     }
 }
 
-/// A string option of at most `max` UTF-16 units, as [`super::read::text`] reads one.
-fn string(value: Option<&Value>, max: usize) -> Result<String, Refused> {
-    let units = |m: &[(String, Value)], kind| match marker(m, kind) {
-        Some(Value::Number(n)) => {
-            Some(whole_number(n).unwrap_or(u64::MAX).min(u32::MAX.into()) as u32)
-        }
-        _ => None,
-    };
-    match value {
-        Some(Value::String(s)) => {
-            let n = s.encode_utf16().count();
+/// The whole number an entry holds (`n` and its digits).
+fn number(entry: &str) -> Option<u64> {
+    parse_u64(entry.strip_prefix('n')?)
+}
+
+/// A string of at most `max` UTF-16 units, as [`super::read::text`] reads one
+/// (`U` and a length says a string that long holds a lone surrogate; `U`
+/// alone, that it holds one and is not too long for an option).
+pub fn string(entry: &str, max: usize) -> Result<String, Refused> {
+    let rest = entry.get(1..).unwrap_or_default();
+    match entry.as_bytes().first() {
+        Some(b's') => {
+            let n = rest.encode_utf16().count();
             if n > max {
                 Err(Refused::TooLong(n as u32))
             } else {
-                Ok(s.clone())
+                Ok(rest.into())
             }
         }
-        Some(Value::Object(m)) => {
-            if let Some(n) = units(m, "!long") {
-                Err(Refused::TooLong(n))
-            } else if units(m, "!lone").is_some() {
-                Err(Refused::LoneSurrogate)
-            } else {
-                Err(Refused::NotString)
-            }
-        }
+        Some(b'L') => Err(Refused::TooLong(
+            parse_u64(rest).unwrap_or(u64::MAX).min(u32::MAX.into()) as u32,
+        )),
+        Some(b'U') => match parse_u64(rest) {
+            Some(n) if n > max as u64 => Err(Refused::TooLong(n.min(u32::MAX.into()) as u32)),
+            _ => Err(Refused::LoneSurrogate),
+        },
         _ => Err(Refused::NotString),
     }
 }
 
-/// The digits of a whole number as `JSON.stringify` writes a safe integer.
-fn whole_number(text: &str) -> Option<u64> {
-    if text.is_empty() || text.len() > 16 {
-        return None;
-    }
-    text.bytes().try_fold(0u64, |n, b| {
-        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
-    })
-}
-
-/// `options.dialect`: what the server's statuses mean where servers differ
-/// (see [`Dialect`]), and an extra replay header.
-fn dialect(top: &Record<'_>) -> Result<(Dialect, Option<String>), String> {
-    let d = Dialect::default();
-    let Some(r) = top.nested("dialect", "options.dialect")? else {
-        return Ok((d, None));
-    };
-    let dialect = Dialect {
-        mismatch: statuses(r.field("mismatch")?, "mismatch", d.mismatch)?,
-        in_progress: statuses(r.field("inProgress")?, "inProgress", d.in_progress)?,
-        finished: statuses(r.field("finished")?, "finished", d.finished)?,
-    };
-    let replay_header = match r.field("replayHeader")? {
-        None => None,
-        header => match string(header, MAX_HEADER_NAME) {
-            Ok(name) if header::is_name(&name) => Some(name),
-            _ => {
-                return Err(cat(&[
-                    "options.dialect.replayHeader must be a header name (letters, digits and !#$%&'*+-.^_`|~, at most ",
-                    &num(MAX_HEADER_NAME as u64),
-                    " characters); got ",
-                    &describe(header),
-                ]))
-            }
-        },
-    };
-    Ok((dialect, replay_header))
-}
-
-/// A list of HTTP statuses for a dialect.
-fn statuses(value: Option<&Value>, name: &str, default: Statuses) -> Result<Statuses, String> {
-    let Some(v) = value else {
-        return Ok(default);
-    };
-    let bad = || {
-        cat(&[
-            "options.dialect.",
-            name,
-            " must be an array of at most ",
-            &num(MAX_DIALECT_STATUSES as u64),
-            " HTTP statuses (whole numbers from 100 to 599); got ",
-            &describe(value),
-        ])
-    };
-    let Value::Array(items) = v else {
-        return Err(bad());
-    };
-    if items.len() > MAX_DIALECT_STATUSES {
-        return Err(bad());
-    }
-    let mut list = Vec::new();
-    for item in items {
-        match item {
-            Value::Number(n) => match whole_number(n) {
-                Some(s @ 100..=599) => list.push(s as u16),
-                _ => return Err(bad()),
-            },
-            _ => return Err(bad()),
-        }
-    }
-    Ok(Statuses::of(&list))
-}
-
-/// `options.keys`: what the server accepts as a key (see [`KeyRules`]).
-fn keys(top: &Record<'_>) -> Result<KeyRules, String> {
-    let d = KeyRules::default();
-    let Some(r) = top.nested("keys", "options.keys")? else {
-        return Ok(d);
-    };
-    let range = Range {
-        min: UUID_LEN as u64,
-        max: MAX_KEY_LEN as u64,
-    };
-    let max_len = whole(
-        r.field("maxLength")?,
-        "keys.maxLength",
-        d.max_len as u64,
-        range,
-    )? as usize;
-    let uuid_only = flag(r.field("uuid")?, "keys.uuid")?;
-    Ok(KeyRules { max_len, uuid_only })
-}
-
-/// The retry, timeout, key lifetime and answer options, each within its
-/// bound in [`LIMITS`], then checked together ([`Policy::check`]).
-fn policy(r: &Record<'_>) -> Result<Policy, String> {
-    let d = Policy::default();
-    let l = LIMITS;
-    let policy = Policy {
-        max_retries: whole(
-            r.field("maxRetries")?,
-            "maxRetries",
-            u64::from(d.max_retries),
-            l.max_retries,
-        )? as u32,
-        base_delay_ms: whole(
-            r.field("retryDelayMs")?,
-            "retryDelayMs",
-            d.base_delay_ms,
-            l.base_delay_ms,
-        )?,
-        max_delay_ms: whole(
-            r.field("maxRetryDelayMs")?,
-            "maxRetryDelayMs",
-            d.max_delay_ms,
-            l.max_delay_ms,
-        )?,
-        max_retry_after_ms: whole(
-            r.field("maxRetryAfterMs")?,
-            "maxRetryAfterMs",
-            d.max_retry_after_ms,
-            l.max_retry_after_ms,
-        )?,
-        timeout_ms: whole(
-            r.field("timeoutMs")?,
-            "timeoutMs",
-            d.timeout_ms,
-            l.timeout_ms,
-        )?,
-        key_ttl_ms: whole(r.field("keyTtlMs")?, "keyTtlMs", d.key_ttl_ms, l.key_ttl_ms)?,
-        accept_html: flag(r.field("acceptHtml")?, "acceptHtml")?,
-        dialect: d.dialect,
-    };
-    policy.check()?;
-    Ok(policy)
-}
-
 /// `options.idempotencyHeader`: the name the key is sent under (see
 /// [`header::check_idempotency_header`]).
-fn idempotency_header(value: Option<&Value>) -> Result<String, String> {
-    if value.is_none() {
+fn idempotency_header(entry: &str) -> Result<String, String> {
+    if entry.is_empty() {
         return Ok(DEFAULT_IDEMPOTENCY_HEADER.to_owned());
     }
-    match string(value, MAX_HEADER_NAME) {
+    match string(entry, MAX_HEADER_NAME) {
         Ok(name) => header::check_idempotency_header(&name).map(|()| name),
         Err(Refused::TooLong(units)) => Err(cat(&[
             "options.idempotencyHeader is ",
@@ -402,53 +422,4 @@ fn idempotency_header(value: Option<&Value>) -> Result<String, String> {
         ])),
         Err(_) => header::check_idempotency_header("").map(|()| String::new()),
     }
-}
-
-/// A true-or-false option, false when absent.
-fn flag(value: Option<&Value>, name: &str) -> Result<bool, String> {
-    match value {
-        None => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        v => Err(cat(&[
-            "options.",
-            name,
-            " must be true or false; got ",
-            &describe(v),
-        ])),
-    }
-}
-
-fn credentials(value: Option<&Value>) -> Result<&'static str, String> {
-    match value {
-        None => Ok("same-origin"),
-        Some(Value::String(s)) if s == "omit" => Ok("omit"),
-        Some(Value::String(s)) if s == "same-origin" => Ok("same-origin"),
-        Some(Value::String(s)) if s == "include" => Ok("include"),
-        _ => Err("options.credentials must be 'omit', 'same-origin' or 'include'".into()),
-    }
-}
-
-/// A whole number of milliseconds (or a count) within `range`.
-fn whole(value: Option<&Value>, name: &str, default: u64, range: Range) -> Result<u64, String> {
-    let Some(v) = value else {
-        return Ok(default);
-    };
-    if let Some(n) = match v {
-        Value::Number(n) => whole_number(n),
-        _ => None,
-    } {
-        if n >= range.min && n <= range.max {
-            return Ok(n);
-        }
-    }
-    Err(cat(&[
-        "options.",
-        name,
-        " must be a whole number from ",
-        &num(range.min),
-        " to ",
-        &num(range.max),
-        "; got ",
-        &describe(value),
-    ]))
 }

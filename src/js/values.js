@@ -219,10 +219,11 @@ export function details(value, maxDepth, maxNodes, maxUnits) {
 
 // processPayment's options object, read in one go: its own properties (never
 // what page code put on Object.prototype), in the order Rust checks them, into
-// one JSON text for Rust to check (src/browser/options.rs), beside the values
-// that cannot be text (the AbortSignal, the onEvent function, the headers, what
-// a getter threw). Nothing is decided here; each value is only moved, or, where
-// JSON cannot carry it, described the way Rust words it.
+// one JSON text for Rust to check (src/browser/options.rs): one string per
+// option, beside the values that cannot be text (the AbortSignal, the onEvent
+// function, the headers, what a getter threw). Nothing is decided here; each
+// value is only moved, or, where text cannot carry it, described the way Rust
+// words it.
 const isArrayNoThrow = (v) => {
   try {
     return isArray(v);
@@ -231,9 +232,10 @@ const isArrayNoThrow = (v) => {
   }
 };
 
-// Read in this order, so the first bad option Rust meets is the first written.
-const TOP = ['endpoint', 'maxRetries', 'retryDelayMs', 'maxRetryDelayMs', 'maxRetryAfterMs', 'timeoutMs', 'keyTtlMs', 'acceptHtml', 'dialect', 'keys', 'idempotencyHeader', 'quotedKey', 'credentials', 'signal', 'onEvent', 'headers'];
-const NESTED = { __proto__: null, dialect: ['mismatch', 'inProgress', 'finished', 'replayHeader'], keys: ['maxLength', 'uuid'] };
+// Read in this order, so the first bad option Rust meets is the first written. A
+// group (dialect, keys) is its name, then the names read from the object it holds;
+// the dialect's first three are lists of statuses.
+const OPTIONS = ['endpoint', 'maxRetries', 'retryDelayMs', 'maxRetryDelayMs', 'maxRetryAfterMs', 'timeoutMs', 'keyTtlMs', 'acceptHtml', ['dialect', 'mismatch', 'inProgress', 'finished', 'replayHeader'], ['keys', 'maxLength', 'uuid'], 'idempotencyHeader', 'quotedKey', 'credentials', 'signal', 'onEvent', 'headers'];
 
 /** What kind of value `v` is, for error messages. */
 export function describe(v) {
@@ -277,101 +279,141 @@ export function describeThrown(e) {
 
 /** A fresh object or array with no prototype, so that no toJSON page code planted is ever called. */
 const bare = (v) => Object.setPrototypeOf(v, null);
-const marker = (kind, v) => bare({ [kind]: v });
 
-/** `v` as JSON data: strings of at most `max` units, whole numbers, true, false and null as they are; anything else described. */
+/**
+ * `v` as one string: '' for undefined; `s` and a string of at most `max` units, `L`
+ * and the length of a longer one, `U` for one holding a lone surrogate; `n` and a
+ * non-negative safe integer; `t`, `f`; `z` for null; `x` and how describe() words
+ * anything else (`xan object` for an object that is not an array).
+ */
 function data(v, max) {
   switch (typeof v) {
     case 'string':
-      if (v.length > max) return marker('!long', v.length);
-      return wellFormed(v) ? v : marker('!lone', v.length);
+      return v.length > max ? 'L' + v.length : wellFormed(v) ? 's' + v : 'U';
     case 'number':
-      return Number.isSafeInteger(v) && v >= 0 ? v : marker('!is', String(v));
+      return (Number.isSafeInteger(v) && v >= 0 ? 'n' : 'x') + v;
     case 'boolean':
-      return v;
+      return v ? 't' : 'f';
+    case 'undefined':
+      return '';
   }
-  return v === null ? v : marker('!is', describe(v));
-}
-
-class Threw {
-  constructor(name, value) {
-    this.name = name;
-    this.value = value;
-  }
-}
-
-/** `o`'s own `name`, or a Threw to stop at. */
-function field(o, name) {
-  try {
-    return own(o, name);
-  } catch (e) {
-    throw new Threw(name, e);
-  }
+  return v === null ? 'z' : 'x' + describe(v);
 }
 
 // The last call's values that cannot be text, until Rust takes them.
 let handles = [];
 
 /**
- * The options as one JSON text after a `1` if values that cannot be text are
- * held, `0` if not: an object of the options given, in reading order
- * (`{"!is": what}` for options that are not an object at all). Where the text holds `{"!held": i}` (a signal, an onEvent function, headers) or
- * `{"!threw": name}` (a getter threw; reading stopped there), `takeHandles()`
- * gives `[signal, onEvent, headers, thrown]`.
+ * The options as a JSON array of strings, after a `1` if values that cannot be text
+ * are held, `0` if not. The first describes the options value itself (see data());
+ * when it is an object, one string follows per option in OPTIONS' order (a group's
+ * members are '' unless it holds an object): the option as data() writes it, or `h`
+ * for a value held (an AbortSignal, a function for onEvent), or for a list of
+ * statuses `a` and each item as data() writes it followed by a comma (`xan array` for
+ * an array longer than `items`), or `T` where a getter threw (reading stops there).
+ * Headers that are an object are read as fetch reads them (see readHeaders()).
+ * `takeHandles()` gives `[signal, onEvent, thrown]`.
  */
-export function readOptions(o, max, items) {
+export function readOptions(o, max, items, headerMax, headerCount) {
   // Published only at the end: a getter may call processPayment again, which reads
   // (and takes) its own.
-  const held = [undefined, undefined, undefined, undefined];
-  let text;
-  if (o === null || typeof o !== 'object' || isArrayNoThrow(o)) {
-    text = stringify(marker('!is', describe(o)));
-  } else {
-    const out = bare({});
-    let at = out;
+  const held = [undefined, undefined, undefined];
+  const out = bare([data(o, max)]);
+  // `f(a, b)`; where it throws, reading ends.
+  const guard = (f, a, b) => {
     try {
-      for (let n = 0; n < TOP.length; n++) {
-        const name = TOP[n];
-        const v = field(o, name);
-        if (v === undefined) continue;
-        if (name === 'endpoint' && is('url', v)) {
-          let href;
-          try {
-            href = v.href;
-          } catch (e) {
-            throw new Threw('endpoint.href', e);
+      return f(a, b);
+    } catch (e) {
+      held[2] = e;
+      throw held;
+    }
+  };
+  if (out[0] === 'xan object') {
+    try {
+      for (let i = 0; i < OPTIONS.length; i++) {
+        const name = OPTIONS[i];
+        if (typeof name !== 'string') {
+          const v = guard(own, o, name[0]);
+          const group = (out[out.length] = data(v, max));
+          for (let n = 1; n < name.length; n++) {
+            out[out.length] = group !== 'xan object' ? '' : n < 4 && name[0] === 'dialect' ? statuses(guard(own, v, name[n]), items, guard) : data(guard(own, v, name[n]), max);
           }
-          out[name] = data(href, max);
-        } else if (NESTED[name] && typeof v === 'object' && v !== null && !isArrayNoThrow(v)) {
-          at = out[name] = bare({});
-          const names = NESTED[name];
-          for (let n = 0; n < names.length; n++) {
-            const inner = names[n];
-            const w = field(v, inner);
-            // The dialect's first three are lists of statuses.
-            if (w !== undefined) at[inner] = name === 'dialect' && n < 3 ? statuses(w, items, inner) : data(w, max);
-          }
-          at = out;
-        } else if (name === 'signal') {
-          out[name] = is('signal', v) ? ((held[0] = v), marker('!held', 0)) : data(v, max);
-        } else if (name === 'onEvent') {
-          out[name] = typeof v === 'function' ? ((held[1] = v), marker('!held', 1)) : data(v, max);
-        } else if (name === 'headers') {
-          held[2] = v;
-          out[name] = marker('!held', 2);
-        } else {
-          out[name] = data(v, max);
+          continue;
         }
+        let v = guard(own, o, name);
+        if (name === 'endpoint' && is('url', v)) {
+          try {
+            v = v.href;
+          } catch (e) {
+            // A URL whose href getter throws is read as no endpoint, and reading stops.
+            held[2] = e;
+            break;
+          }
+        }
+        if (name === 'headers' && typeof v === 'object' && v !== null) {
+          readHeaders(v, out, headerMax, headerCount, guard);
+          break;
+        }
+        out[out.length] =
+          name === 'signal' && is('signal', v) ? ((held[0] = v), 'h')
+          : name === 'onEvent' && typeof v === 'function' ? ((held[1] = v), 'h')
+          : data(v, max);
       }
     } catch (e) {
-      if (!(e instanceof Threw)) throw e;
-      at[e.name] = marker('!threw', e.name);
-      held[3] = e.value;
+      if (e !== held) throw e;
+      out[out.length] = 'T';
     }
-    text = stringify(out);
   }
   handles = held;
-  return (held[0] || held[1] || held[2] !== undefined || held[3] !== undefined ? '1' : '0') + text;
+  return (held[0] || held[1] || held[2] !== undefined ? '1' : '0') + stringify(out);
+}
+
+/**
+ * Headers that are an object, read into `out` as fetch reads them (HeadersInit), at
+ * most `count + 1` of them: `p` and the count of a sequence of pairs (any iterable),
+ * then per pair `l` and its count of items (at most 3) and, for two, the name and the
+ * value; or, when not iterable, `r` and the count of the object's own enumerable keys,
+ * then, for at most `count`, each name and its value. Strings are written as data()
+ * writes them (at most what is left of `max`, see below), with `U` followed by the
+ * length. Where reading throws, `T` follows
+ * (see readOptions()), and the count is still `P` if the iteration threw, `K` if
+ * reading the keys did.
+ */
+function readHeaders(v, out, max, count, guard) {
+  // Strings are copied only while they fit what is left of the budget Rust counts
+  // (src/browser/headers.rs: a name's bytes, a value's characters). Each copied
+  // string takes half its length off here, never more than Rust counts, so a string
+  // Rust could accept is always copied, and all of them together stay near twice
+  // the budget, whatever the page passes.
+  let left = max;
+  const text = (s) => {
+    const d = data(s, left);
+    if (d[0] === 's') left -= (s.length / 2) | 0;
+    return d === 'U' ? d + s.length : d;
+  };
+  const at = out.length;
+  out[at] = 'P';
+  const pairs = guard(take, v, count);
+  if (pairs) {
+    out[at] = 'p' + pairs.length;
+    for (let i = 0; i < pairs.length && pairs.length <= count; i++) {
+      const pair = pairs[i];
+      const list = typeof pair === 'object' && pair !== null ? guard(take, pair, 2) : null;
+      out[out.length] = list ? 'l' + list.length : data(pair, max);
+      if (list && list.length === 2) {
+        out[out.length] = text(list[0]);
+        out[out.length] = text(list[1]);
+      }
+    }
+    return;
+  }
+  out[at] = 'K';
+  const keys = guard(Object.keys, v);
+  out[at] = 'r' + keys.length;
+  for (let i = 0; i < keys.length && keys.length <= count; i++) {
+    out[out.length] = text(keys[i]);
+    out[out.length] = text(guard(Reflect.get, v, keys[i]));
+  }
 }
 
 /** The values of the last readOptions() call that cannot be text. */
@@ -381,26 +423,18 @@ export function takeHandles() {
   return taken;
 }
 
-/** A dialect's list of statuses: at most `items` of them, each as JSON data. */
-function statuses(v, items, name) {
+/** A dialect's list of statuses: `a` and at most `items` of them (see readOptions()). */
+function statuses(v, items, guard) {
   if (!isArrayNoThrow(v)) return data(v, 0);
   let length;
   try {
     length = own(v, 'length');
   } catch {
-    return marker('!is', 'an array');
+    return 'xan array';
   }
-  if (typeof length !== 'number' || !(length <= items)) return marker('!is', 'an array');
-  const list = bare([]);
-  for (let i = 0; i < length; i++) {
-    let item;
-    try {
-      item = own(v, i);
-    } catch (e) {
-      throw new Threw(name, e);
-    }
-    list[i] = data(item, 0);
-  }
+  if (typeof length !== 'number' || !(length <= items)) return 'xan array';
+  let list = 'a';
+  for (let i = 0; i < length; i++) list += data(guard(own, v, i), 0) + ',';
   return list;
 }
 
