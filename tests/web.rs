@@ -898,6 +898,14 @@ async fn bad_input_is_refused_with_a_reason_and_nothing_is_sent() {
     }
     let bad_options: &[(&str, &str)] = &[
         ("undefined", "options are missing"),
+        ("'/api/charges'", "options must be an object; got a string"),
+        ("42", "options must be an object; got 42"),
+        ("true", "options must be an object; got a boolean"),
+        (
+            "[{ endpoint: '/x' }]",
+            "options must be an object; got an array",
+        ),
+        ("() => 1", "options must be an object; got a function"),
         ("{}", "options.endpoint"),
         ("{ endpoint: 42 }", "options.endpoint"),
         ("{ endpoint: '/x', timeoutMs: NaN }", "options.timeoutMs"),

@@ -120,8 +120,7 @@ pub fn options(value: &JsValue) -> Result<Options, String> {
         "" | "z" => {
             return Err("options are missing; pass at least { endpoint: '/api/charges' }".into())
         }
-        // Whatever else it is, a value that is no object is worded as a string.
-        _ => return Err("options must be an object; got a string".into()),
+        other => return Err(cat(&["options must be an object; got ", describe(other)])),
     }
     // Each option is checked in turn; the first refusal is kept (see `Entries`).
     let e = r.next(TOP, "endpoint");
