@@ -929,6 +929,11 @@ async fn bad_input_is_refused_with_a_reason_and_nothing_is_sent() {
             "idempotencyHeader",
         ),
         ("{ get endpoint() { throw new Error('nope'); } }", "nope"),
+        (
+            "{ endpoint: Object.defineProperty(new URL('/x', location.href), 'href', \
+             { get() { throw new Error('no href'); } }) }",
+            "no href",
+        ),
     ];
     for (src, why) in bad_options {
         let e = pay_err(v(DETAILS), JsValue::UNDEFINED, v(src)).await;

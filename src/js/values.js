@@ -345,8 +345,9 @@ export function readOptions(o, max, items, headerMax, headerCount) {
           try {
             v = v.href;
           } catch (e) {
-            // A URL whose href getter throws is read as no endpoint, and reading stops.
+            // A URL whose href getter throws: what it threw is the refusal, and reading stops.
             held[2] = e;
+            out[out.length] = 'T';
             break;
           }
         }
