@@ -49,41 +49,20 @@ window.bench = {
       JSON.parse(await res.text());
       raw.push(performance.now() - t);
     };
-    const runFloor = async (i) => {
-      const details = { order: `ovh-${tag}-${i}-floor`, amount: 100 + i, currency: 'usd' };
-      const t = performance.now();
-      const key = crypto.randomUUID();
-      const record = (state) => `1,${state},${'0'.repeat(64)},${Date.now()},${Date.now()},0,1,1,${location.origin}${ENDPOINT}`;
-      sessionStorage.setItem(`floor:${key}`, record('p'));
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), 10000);
-      const res = await fetch(ENDPOINT, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
-        body: JSON.stringify(details),
-        signal: controller.signal,
-      });
-      JSON.parse(await res.text());
-      clearTimeout(timer);
-      sessionStorage.setItem(`floor:${key}`, record('s'));
-      floor.push(performance.now() - t);
-    };
-    // The floor plus what a client that keeps two tabs of one profile from paying one
-    // cart twice must do besides: a Web Lock named for the payment, requested before
-    // the request leaves and held until the outcome is written, and the pending record
-    // and the outcome posted on a BroadcastChannel.
-    const runFloorTabs = async (i) => {
-      const details = { order: `ovh-${tag}-${i}-floortabs`, amount: 100 + i, currency: 'usd' };
+    // The floor; with `tabs`, also what a client that keeps two tabs of one profile from
+    // paying one cart twice must do besides: a Web Lock named for the payment, requested
+    // before the request leaves and held until the outcome is written, and the pending
+    // record and the outcome posted on a BroadcastChannel.
+    const floorCall = (tabs, times) => async (i) => {
+      const details = { order: `ovh-${tag}-${i}-floor${tabs ? 'tabs' : ''}`, amount: 100 + i, currency: 'usd' };
       const t = performance.now();
       const key = crypto.randomUUID();
       const record = (state) => `1,${state},${'0'.repeat(64)},${Date.now()},${Date.now()},0,1,1,${location.origin}${ENDPOINT}`;
       let release;
-      const held = new Promise((resolve) => {
-        release = resolve;
-      });
-      navigator.locks.request(`floor:pay:${key}`, () => held);
+      const held = new Promise((resolve) => (release = resolve));
+      if (tabs) navigator.locks.request(`floor:pay:${key}`, () => held);
       sessionStorage.setItem(`floor:${key}`, record('p'));
-      channel.postMessage(record('p'));
+      if (tabs) channel.postMessage(record('p'));
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), 10000);
       const res = await fetch(ENDPOINT, {
@@ -95,10 +74,12 @@ window.bench = {
       JSON.parse(await res.text());
       clearTimeout(timer);
       sessionStorage.setItem(`floor:${key}`, record('s'));
-      channel.postMessage(record('s'));
+      if (tabs) channel.postMessage(record('s'));
       release();
-      floorTabs.push(performance.now() - t);
+      times.push(performance.now() - t);
     };
+    const runFloor = floorCall(false, floor);
+    const runFloorTabs = floorCall(true, floorTabs);
     const runHand = async (i) => {
       const details = { order: `ovh-${tag}-${i}-hand`, amount: 100 + i, currency: 'usd' };
       const t = performance.now();
