@@ -542,52 +542,53 @@ pub struct PayonceTabs;
 #[doc(hidden)]
 #[wasm_bindgen(js_class = PayonceTabs)]
 impl PayonceTabs {
-    /// A message from another tab (anything; read only if it is a short string).
-    pub fn message(&self, data: JsValue) {
-        if let Some(text) = tabs::short_string(&data, MAX_MESSAGE) {
-            feed_tabs(TabsInput::Message(text));
-        }
-    }
-
-    /// The lock request `id` was granted (`release` is the function that
-    /// releases it) or refused (`release` null). For the tab's own lock,
-    /// `held` is the array of the names of the locks held on the origin, or
-    /// null when the lock manager would not say.
-    pub fn locked(&self, id: u32, release: JsValue, held: JsValue) {
-        let Ok(release) = release.dyn_into::<Function>() else {
-            feed_tabs(TabsInput::Refused { lock: id });
-            return;
+    /// What JS reports, one method for every kind (each method would cost
+    /// its own shim on both sides of the boundary); `kind` says which:
+    /// - 0: a message `a` from another tab (anything; read only if it is a
+    ///   short string);
+    /// - 1: the lock request `id` was granted (`a` is the function that
+    ///   releases it) or refused (`a` null); for the tab's own lock, `b` is
+    ///   the array of the names of the locks held on the origin, or null when
+    ///   the lock manager would not say;
+    /// - 2: the timer `id` fired;
+    /// - 3: the lock manager's list `a` after a query: the names of the held
+    ///   locks, or null when it would not say;
+    /// - 4: `pagehide`: before the page goes (a reload, a navigation), every
+    ///   record page code removed from storage is written back, so the next
+    ///   page finds it;
+    /// - 5: `pageshow` from the back/forward cache.
+    ///
+    /// Any other kind is ignored.
+    pub fn on(&self, kind: u32, id: u32, a: JsValue, b: JsValue) {
+        let input = match kind {
+            0 => match tabs::short_string(&a, MAX_MESSAGE) {
+                Some(text) => TabsInput::Message(text),
+                None => return,
+            },
+            1 => match a.dyn_into::<Function>() {
+                Ok(release) => {
+                    tabs::granted(id, release);
+                    TabsInput::Granted {
+                        lock: id,
+                        held: tabs::names(&b),
+                    }
+                }
+                Err(_) => TabsInput::Refused { lock: id },
+            },
+            2 => TabsInput::Fired { timer: id },
+            3 => TabsInput::Listed(tabs::names(&a)),
+            4 => {
+                SessionStore::write_back();
+                TabsInput::PageHide
+            }
+            5 => {
+                SessionStore::reread();
+                TabsInput::PageShow {
+                    id: page::tab_id(&Browser),
+                }
+            }
+            _ => return,
         };
-        tabs::granted(id, release);
-        feed_tabs(TabsInput::Granted {
-            lock: id,
-            held: tabs::names(&held),
-        });
-    }
-
-    /// The timer `id` fired.
-    pub fn fired(&self, id: u32) {
-        feed_tabs(TabsInput::Fired { timer: id });
-    }
-
-    /// The lock manager's list after a query: the names of the held locks,
-    /// or null when it would not say.
-    pub fn listed(&self, held: JsValue) {
-        feed_tabs(TabsInput::Listed(tabs::names(&held)));
-    }
-
-    /// `pagehide` (`shown` false), or `pageshow` from the back/forward cache.
-    /// Before the page goes (a reload, a navigation), every record page code
-    /// removed from storage is written back, so the next page finds it.
-    pub fn page(&self, shown: bool) {
-        if shown {
-            SessionStore::reread();
-            feed_tabs(TabsInput::PageShow {
-                id: page::tab_id(&Browser),
-            });
-        } else {
-            SessionStore::write_back();
-            feed_tabs(TabsInput::PageHide);
-        }
+        feed_tabs(input);
     }
 }

@@ -33,24 +33,26 @@ const setTimer = globalThis.setTimeout;
 
 // Tabs of one origin (see src/browser/tabs.rs): thin wrappers over the
 // builtins that take callbacks. Every decision is made in Rust; `tabs` is the
-// Rust object that hears what these callbacks report.
+// Rust object that hears what these callbacks report, through its one method
+// `on(kind, id, a, b)` (the kinds are listed at `PayonceTabs::on` in
+// src/checkout.rs). `id` is always a number: a debug build's glue checks it.
 
 /**
  * Opens the channel, if this page has BroadcastChannel and Web Locks (a secure
- * context); null otherwise. Every message goes to `tabs.message` as it is (Rust
- * reads only short strings); `pagehide` and a `pageshow` from the back/forward
- * cache go to `tabs.page`.
+ * context); null otherwise. Every message goes to Rust as it is (kind 0: Rust
+ * reads only short strings); `pagehide` (4) and a `pageshow` from the
+ * back/forward cache (5) too.
  */
 export function tabsOpen(name, tabs, listen) {
   try {
     // On even without a channel: pagehide writes back what page code removed from storage.
     if (listen) {
-      addEventListener('pagehide', () => tabs.page(false));
-      addEventListener('pageshow', (e) => e.persisted && tabs.page(true));
+      addEventListener('pagehide', () => tabs.on(4, 0));
+      addEventListener('pageshow', (e) => e.persisted && tabs.on(5, 0));
     }
     if (!globalThis.isSecureContext || !globalThis.navigator?.locks?.request || typeof BroadcastChannel !== 'function') return null;
     const channel = new BroadcastChannel(name);
-    channel.onmessage = (e) => tabs.message(e.data);
+    channel.onmessage = (e) => tabs.on(0, 0, e.data);
     return channel;
   } catch {
     return null;
@@ -76,10 +78,10 @@ export function tabsClose(channel) {
 }
 
 /**
- * Requests the Web Lock `name` and tells `tabs.locked(id, release, held)` once
- * it is granted (`release` releases it; with `query`, `held` is the array of
- * the held locks' names, or null if the lock manager will not say), or
- * `tabs.locked(id, null, null)` if it is refused. A request that never settles
+ * Requests the Web Lock `name` and tells Rust `(1, id, release, held)` once it
+ * is granted (`release` releases it; with `query`, `held` is the array of the
+ * held locks' names, or null if the lock manager will not say), or
+ * `(1, id, null, null)` if it is refused. A request that never settles
  * is ended by Rust's own timer.
  */
 export function tabsLock(tabs, name, id, query) {
@@ -87,27 +89,27 @@ export function tabsLock(tabs, name, id, query) {
   try {
     navigator.locks
       .request(name, () => new Promise((release) => {
-        if (!query) return tabs.locked(id, release, null);
-        Promise.resolve().then(names).catch(() => null).then((held) => tabs.locked(id, release, held));
+        if (!query) return tabs.on(1, id, release, null);
+        Promise.resolve().then(names).catch(() => null).then((held) => tabs.on(1, id, release, held));
       }))
-      .catch(() => tabs.locked(id, null, null));
+      .catch(() => tabs.on(1, id, null, null));
   } catch {
-    Promise.resolve().then(() => tabs.locked(id, null, null));
+    Promise.resolve().then(() => tabs.on(1, id, null, null));
   }
 }
 
-/** Tells `tabs.listed(names)` which locks the origin holds (null when the lock manager will not say). */
+/** Tells Rust `(3, 0, names)` which locks the origin holds (null when the lock manager will not say). */
 export function tabsQuery(tabs) {
   try {
-    navigator.locks.query().then((s) => s.held.map((l) => l.name)).catch(() => null).then((held) => tabs.listed(held));
+    navigator.locks.query().then((s) => s.held.map((l) => l.name)).catch(() => null).then((held) => tabs.on(3, 0, held));
   } catch {
-    Promise.resolve().then(() => tabs.listed(null));
+    Promise.resolve().then(() => tabs.on(3, 0, null));
   }
 }
 
-/** Tells `tabs.fired(id)` after `ms` (payonce's own timer). */
+/** Tells Rust `(2, id)` after `ms` (payonce's own timer). */
 export function tabsTimer(tabs, id, ms) {
-  setTimer(() => tabs.fired(id), ms);
+  setTimer(() => tabs.on(2, id), ms);
 }
 
 /** A promise and the function that resolves it. */
