@@ -25,13 +25,14 @@ pub(crate) fn invalid_input(message: &str) -> JsValue {
     error_to_js(PayError::invalid(message))
 }
 
-/// One object's text, written as its values come: a JSON array opened with its kind.
+/// One object's text, written as its values come: a JSON array opened with
+/// its first string (the object's kind, or a record's key).
 struct Text(String);
 
 impl Text {
-    fn new(kind: &str) -> Self {
+    fn new(first: &str) -> Self {
         let mut t = Text(String::from("["));
-        write_string(&mut t.0, kind);
+        write_string(&mut t.0, first);
         t
     }
 
@@ -83,8 +84,7 @@ pub(crate) fn records_to_js(records: &[Record]) -> JsValue {
     let mut t = Text::new("records");
     for r in records {
         t.0.push(',');
-        let mut item = Text(String::from("["));
-        write_string(&mut item.0, &r.key);
+        let mut item = Text::new(&r.key);
         item.s(&r.endpoint)
             .s(r.state.as_str())
             .n(r.created_ms)

@@ -345,7 +345,7 @@ export function readOptions(o, max, items, headerMax, headerCount) {
           try {
             v = v.href;
           } catch (e) {
-            // A URL whose href getter throws: what it threw is the refusal, and reading stops.
+            // A URL whose href getter throws: reported as a getter that threw (`T`), and reading stops.
             held[2] = e;
             out[out.length] = 'T';
             break;
